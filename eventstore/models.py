@@ -1,0 +1,192 @@
+"""The event log's tables.
+
+Rows are written by ``eventstore.store`` only (through prepared SQL) and are never changed:
+the model refuses save and delete, its queryset refuses bulk update and delete, and
+database triggers (migration 0002) refuse UPDATE, DELETE and TRUNCATE underneath.
+The ORM is for reading: the admin, the event browser, integrity checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import models
+
+from .exceptions import AppendOnlyError
+
+
+class DatabaseClock(models.Func):
+    """The database's own clock at the moment of the insert."""
+
+    output_field = models.DateTimeField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        if connection.vendor == "postgresql":
+            return "clock_timestamp()", []
+        return "(STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW'))", []
+
+
+class CurrentTransactionId(models.Func):
+    """The writing transaction's id on PostgreSQL (the feed orders by it); NULL elsewhere."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        if connection.vendor == "postgresql":
+            return "(pg_current_xact_id()::text::bigint)", []
+        return "NULL", []
+
+
+def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
+    raise AppendOnlyError("the event log is append-only: rows are never updated or deleted")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    update = _refuse
+    delete = _refuse
+    bulk_update = _refuse
+    bulk_create = _refuse
+    update_or_create = _refuse
+    get_or_create = _refuse
+
+    def create(self, **kwargs: Any) -> NoReturn:
+        _refuse()
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError(
+            f"{type(self).__name__} rows are written by the event store only and never changed"
+        )
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        _refuse()
+
+
+class Event(AppendOnlyModel):
+    # Global position: unique and increasing in insert order (not commit order on PostgreSQL).
+    position = models.BigAutoField(primary_key=True)
+    # Identity of the event itself; appending the same id twice is idempotent.
+    event_id = models.UUIDField()
+    # Category of the stream, e.g. "order".
+    stream_type = models.CharField(max_length=64)
+    # The entity whose history this event belongs to.
+    stream_id = models.UUIDField()
+    # 1, 2, 3... within the stream, without gaps.
+    version = models.PositiveIntegerField()
+    # Past-tense name, e.g. "OrderPlaced".
+    event_type = models.CharField(max_length=128)
+    # Version of the payload's shape; upcasters bring old shapes up to date on read.
+    schema_version = models.PositiveSmallIntegerField()
+    # The payload.
+    data = models.JSONField()
+    # actor, source, correlation_id, causation_id, command_id.
+    metadata = models.JSONField()
+    # Business time: when it happened in the shop.
+    occurred_at = models.DateTimeField()
+    # Database time: when it was written.
+    recorded_at = models.DateTimeField(db_default=DatabaseClock())
+    # PostgreSQL's id of the writing transaction; the feed's order is (transaction_id, position).
+    transaction_id = models.BigIntegerField(null=True, db_default=CurrentTransactionId())
+    # Which signing key made `hash`.
+    key_id = models.CharField(max_length=32)
+    # HMAC-SHA256 (hex) over the event's content and the previous event's hash in its stream.
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "chronicle_event"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="chronicle_event_id_uniq"),
+            models.UniqueConstraint(
+                fields=["stream_id", "version"], name="chronicle_event_stream_version_uniq"
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="chronicle_event_version_gte_1"),
+        ]
+        indexes = [
+            models.Index(fields=["transaction_id", "position"], name="chronicle_event_feed_idx"),
+            models.Index(fields=["event_type", "position"], name="chronicle_event_type_idx"),
+            models.Index(fields=["stream_type", "position"], name="chronicle_event_stype_idx"),
+            models.Index(fields=["recorded_at"], name="chronicle_event_recorded_idx"),
+            models.Index(fields=["occurred_at"], name="chronicle_event_occurred_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.position} ({self.stream_type} {self.stream_id} v{self.version})"
+
+
+class Snapshot(models.Model):
+    """A cache of an entity's state at a version. Deleting any of them changes no result."""
+
+    stream_id = models.UUIDField()
+    stream_type = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    # Version of the state's own shape; a snapshot of another shape is ignored.
+    state_schema = models.PositiveSmallIntegerField()
+    state = models.JSONField()
+    created_at = models.DateTimeField(db_default=DatabaseClock())
+
+    class Meta:
+        db_table = "chronicle_snapshot"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream_id", "version", "state_schema"], name="chronicle_snapshot_uniq"
+            )
+        ]
+
+
+class Seal(AppendOnlyModel):
+    """A signed record of stream heads, so removed tails and removed streams are caught.
+
+    Seals are incremental: each lists the heads of the streams that changed since the
+    previous seal, and signs them together with the previous seal's signature, the feed
+    cursor it covers and the number of events up to it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sealed_at = models.DateTimeField(db_default=DatabaseClock())
+    # Feed cursor: the seal covers every event up to it.
+    cursor = models.CharField(max_length=200)
+    # Number of events up to the cursor.
+    event_count = models.BigIntegerField()
+    # Number of heads listed in this seal.
+    head_count = models.BigIntegerField()
+    previous_signature = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "chronicle_seal"
+        ordering = ["id"]
+
+
+class SealHead(AppendOnlyModel):
+    id = models.BigAutoField(primary_key=True)
+    seal = models.ForeignKey(Seal, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    stream_id = models.UUIDField()
+    stream_type = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "chronicle_seal_head"
+        constraints = [
+            models.UniqueConstraint(fields=["seal", "stream_id"], name="chronicle_seal_head_uniq")
+        ]
+        indexes = [models.Index(fields=["stream_id", "seal"], name="chronicle_seal_head_stream_idx")]
+
+
+class LogIdentity(models.Model):
+    """One row naming this log's epoch. A restore starts a new epoch, expiring old cursors."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    epoch = models.CharField(max_length=32)
+    created_at = models.DateTimeField(db_default=DatabaseClock())
+
+    class Meta:
+        db_table = "chronicle_log_identity"

@@ -1,0 +1,507 @@
+"""The SQL behind ``eventstore.store``, one recorder per database engine.
+
+The hot paths (append, read a stream, read the feed) bypass the ORM: prepared statements
+on Django's own connection, so they join the caller's transaction and Django's pool, at one
+round trip per append. Database errors are turned into the store's own errors here, at one
+boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from django.db import IntegrityError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .cursor import MAX_POSITION, FeedKey
+from .records import RecordedEvent, StoredSnapshot
+from .serialization import registry
+
+_loads = orjson.loads
+
+
+class UniqueViolation(Exception):
+    """An insert hit a unique constraint; the store works out which one and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    version: int
+    hash: str
+    stream_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One event ready for insert: payloads already canonical JSON, hash already computed."""
+
+    event_id: UUID
+    version: int
+    event_type: str
+    schema_version: int
+    data_json: str
+    metadata_json: str
+    occurred_at: dt.datetime
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    position: int
+    version: int
+    recorded_at: dt.datetime
+    transaction_id: int | None
+
+
+def _build(rows: Iterable[Sequence[Any]], stream_id: UUID | None = None) -> list[RecordedEvent]:
+    """RecordedEvents from rows of COLUMNS (or STREAM_COLUMNS when ``stream_id`` is given)."""
+    upcast_keys = registry.upcast_keys
+    upcast = registry.upcast
+    out = []
+    append = out.append
+    new = RecordedEvent
+    if stream_id is None:
+        for pos, eid, st, sid, ver, et, sv, data, meta, occ, rec, tx, h in rows:
+            data = _loads(data)
+            if upcast_keys and (et, sv) in upcast_keys:
+                sv, data = upcast(et, sv, data)
+            append(new(pos, eid, st, sid, ver, et, sv, data, _loads(meta), occ, rec, tx, h))
+    else:
+        for pos, eid, st, ver, et, sv, data, meta, occ, rec, tx, h in rows:
+            data = _loads(data)
+            if upcast_keys and (et, sv) in upcast_keys:
+                sv, data = upcast(et, sv, data)
+            append(new(pos, eid, st, stream_id, ver, et, sv, data, _loads(meta), occ, rec, tx, h))
+    return out
+
+
+COLUMNS = (
+    "position, event_id, stream_type, stream_id, version, event_type, schema_version, data, "
+    "metadata, occurred_at, recorded_at, transaction_id, hash"
+)
+STREAM_COLUMNS = COLUMNS.replace(" stream_id,", "")
+INSERT_COLUMNS = (
+    "event_id, stream_type, stream_id, version, event_type, schema_version, data, metadata, "
+    "occurred_at, key_id, hash"
+)
+
+
+class Recorder:
+    vendor: str
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+
+    # Subclasses implement these.
+    def insert(
+        self, stream_type: str, stream_id: UUID, key_id: str, rows: list[Row], guard: Head | None
+    ) -> list[Inserted] | None:
+        raise NotImplementedError
+
+    def head(self, stream_id: UUID) -> Head | None:
+        raise NotImplementedError
+
+    def head_at(self, stream_id: UUID, version: int) -> Head | None:
+        raise NotImplementedError
+
+    def events_by_id(self, event_ids: list[UUID]) -> list[RecordedEvent]:
+        raise NotImplementedError
+
+    def read_stream(
+        self, stream_id: UUID, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent]:
+        raise NotImplementedError
+
+    def horizon(self) -> tuple[FeedKey, str]:
+        """(the highest feed key every committed event is at or below, the log's epoch)."""
+        raise NotImplementedError
+
+    def read_feed(
+        self,
+        after: FeedKey,
+        below: FeedKey,
+        limit: int,
+        stream_types: Sequence[str] | None,
+        event_types: Sequence[str] | None,
+    ) -> list[RecordedEvent]:
+        raise NotImplementedError
+
+    def event_at_position(self, position: int) -> RecordedEvent | None:
+        raise NotImplementedError
+
+    def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
+        raise NotImplementedError
+
+    def load_snapshot(
+        self, stream_id: UUID, state_schema: int, max_version: int | None
+    ) -> StoredSnapshot | None:
+        raise NotImplementedError
+
+    def iter_by_stream(self, page_size: int) -> Iterator[tuple[RecordedEvent, str]]:
+        """Every event with its key id, ordered by (stream id, version), page by page."""
+        raise NotImplementedError
+
+
+class PostgresRecorder(Recorder):
+    vendor = "postgresql"
+
+    _INSERT = (
+        f"INSERT INTO chronicle_event ({INSERT_COLUMNS}) "
+        "SELECT e.event_id, %s, %s, e.version, e.event_type, e.schema_version, e.data::jsonb, "
+        "e.metadata::jsonb, e.occurred_at, %s, e.hash "
+        "FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::int[], %s::text[], %s::text[], "
+        "%s::timestamptz[], %s::text[]) "
+        "AS e(event_id, version, event_type, schema_version, data, metadata, occurred_at, hash) "
+    )
+    _GUARD = (
+        "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = %s AND p.version = %s "
+        "AND p.hash = %s AND p.stream_type = %s) "
+    )
+    _RETURNING = "ORDER BY e.version RETURNING position, version, recorded_at, transaction_id"
+    INSERT = _INSERT + _RETURNING
+    INSERT_GUARDED = _INSERT + _GUARD + _RETURNING
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self.connection.ensure_connection()
+        with self.connection.wrap_database_errors, psycopg.Cursor(self.connection.connection) as cur:
+            cur.execute(sql, params, prepare=True)
+            return cur.fetchall()
+
+    def insert(
+        self, stream_type: str, stream_id: UUID, key_id: str, rows: list[Row], guard: Head | None
+    ) -> list[Inserted] | None:
+        params: list[Any] = [
+            stream_type,
+            stream_id,
+            key_id,
+            [r.event_id for r in rows],
+            [r.version for r in rows],
+            [r.event_type for r in rows],
+            [r.schema_version for r in rows],
+            [r.data_json for r in rows],
+            [r.metadata_json for r in rows],
+            [r.occurred_at for r in rows],
+            [r.hash for r in rows],
+        ]
+        sql = self.INSERT
+        if guard is not None:
+            sql = self.INSERT_GUARDED
+            params += [stream_id, guard.version, guard.hash, guard.stream_type]
+        try:
+            result = self._fetchall(sql, params)
+        except IntegrityError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == "23505":  # unique_violation
+                raise UniqueViolation(str(exc)) from exc
+            raise
+        if not result:
+            return None
+        return [Inserted(*row) for row in result]
+
+    def head(self, stream_id: UUID) -> Head | None:
+        rows = self._fetchall(
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = %s "
+            "ORDER BY version DESC LIMIT 1",
+            [stream_id],
+        )
+        return Head(*rows[0]) if rows else None
+
+    def head_at(self, stream_id: UUID, version: int) -> Head | None:
+        rows = self._fetchall(
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = %s AND version = %s",
+            [stream_id, version],
+        )
+        return Head(*rows[0]) if rows else None
+
+    def events_by_id(self, event_ids: list[UUID]) -> list[RecordedEvent]:
+        return _build(
+            self._fetchall(
+                f"SELECT {COLUMNS} FROM chronicle_event WHERE event_id = ANY(%s) ORDER BY position",
+                [event_ids],
+            )
+        )
+
+    def read_stream(
+        self, stream_id: UUID, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent]:
+        sql = f"SELECT {STREAM_COLUMNS} FROM chronicle_event WHERE stream_id = %s AND version >= %s"
+        params: list[Any] = [stream_id, from_version]
+        if to_version is not None:
+            sql += " AND version <= %s"
+            params.append(to_version)
+        if as_of is not None:
+            sql += " AND recorded_at <= %s"
+            params.append(as_of)
+        return _build(self._fetchall(sql + " ORDER BY version", params), stream_id)
+
+    def horizon(self) -> tuple[FeedKey, str]:
+        # Every transaction id below the oldest one still running belongs to a transaction
+        # that has ended, so every event it wrote is visible now and forever.
+        (xmin, epoch) = self._fetchall(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+            "(SELECT epoch FROM chronicle_log_identity WHERE id = 1)",
+            [],
+        )[0]
+        return FeedKey(xmin - 1, MAX_POSITION), epoch
+
+    def read_feed(
+        self,
+        after: FeedKey,
+        below: FeedKey,
+        limit: int,
+        stream_types: Sequence[str] | None,
+        event_types: Sequence[str] | None,
+    ) -> list[RecordedEvent]:
+        sql = (
+            f"SELECT {COLUMNS} FROM chronicle_event "
+            "WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s"
+        )
+        params: list[Any] = [after.transaction_id, after.position, below.transaction_id]
+        if stream_types is not None:
+            sql += " AND stream_type = ANY(%s)"
+            params.append(list(stream_types))
+        if event_types is not None:
+            sql += " AND event_type = ANY(%s)"
+            params.append(list(event_types))
+        params.append(limit)
+        return _build(self._fetchall(sql + " ORDER BY transaction_id, position LIMIT %s", params))
+
+    def event_at_position(self, position: int) -> RecordedEvent | None:
+        rows = _build(
+            self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = %s", [position])
+        )
+        return rows[0] if rows else None
+
+    def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
+        self._fetchall(
+            "INSERT INTO chronicle_snapshot (stream_id, stream_type, version, state_schema, state) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING RETURNING 1",
+            [snapshot.stream_id, snapshot.stream_type, snapshot.version, snapshot.state_schema, state_json],
+        )
+
+    def load_snapshot(
+        self, stream_id: UUID, state_schema: int, max_version: int | None
+    ) -> StoredSnapshot | None:
+        sql = (
+            "SELECT stream_type, version, state FROM chronicle_snapshot "
+            "WHERE stream_id = %s AND state_schema = %s"
+        )
+        params: list[Any] = [stream_id, state_schema]
+        if max_version is not None:
+            sql += " AND version <= %s"
+            params.append(max_version)
+        rows = self._fetchall(sql + " ORDER BY version DESC LIMIT 1", params)
+        if not rows:
+            return None
+        stream_type, version, state = rows[0]
+        return StoredSnapshot(stream_id, stream_type, version, state_schema, _loads(state))
+
+    def iter_by_stream(self, page_size: int) -> Iterator[tuple[RecordedEvent, str]]:
+        sql = (
+            f"SELECT {COLUMNS}, key_id FROM chronicle_event "
+            "WHERE (stream_id, version) > (%s, %s) ORDER BY stream_id, version LIMIT %s"
+        )
+        after: tuple[UUID, int] = (UUID(int=0), 0)
+        while True:
+            rows = self._fetchall(sql, [*after, page_size])
+            events = _build(row[:-1] for row in rows)
+            yield from zip(events, (row[-1] for row in rows), strict=True)
+            if len(rows) < page_size:
+                return
+            after = (events[-1].stream_id, events[-1].version)
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    """Django's SQLite format: naive UTC, space-separated."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def _sqlite_parse_time(value: dt.datetime | str) -> dt.datetime:
+    """Django's converters already parse declared datetime columns; make them aware."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _q(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+class SqliteRecorder(Recorder):
+    vendor = "sqlite"
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        self.connection.ensure_connection()
+        cur = self.connection.connection.cursor()
+        try:
+            with self.connection.wrap_database_errors:
+                cur.execute(sql, params)
+                return cur.fetchall()
+        finally:
+            cur.close()
+
+    def _events(self, rows: list[Any], stream_id: UUID | None = None) -> list[RecordedEvent]:
+        t = _sqlite_parse_time
+        if stream_id is None:
+            fixed = (
+                (pos, UUID(eid), st, UUID(sid), ver, et, sv, data, meta, t(occ), t(rec), tx, h)
+                for pos, eid, st, sid, ver, et, sv, data, meta, occ, rec, tx, h in rows
+            )
+        else:
+            fixed = (
+                (pos, UUID(eid), st, ver, et, sv, data, meta, t(occ), t(rec), tx, h)
+                for pos, eid, st, ver, et, sv, data, meta, occ, rec, tx, h in rows
+            )
+        return _build(fixed, stream_id)
+
+    def insert(
+        self, stream_type: str, stream_id: UUID, key_id: str, rows: list[Row], guard: Head | None
+    ) -> list[Inserted] | None:
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        sql = (
+            f"INSERT INTO chronicle_event ({INSERT_COLUMNS}) "
+            "SELECT column1, ?, ?, column2, column3, column4, column5, column6, column7, ?, column8 "
+            f"FROM (VALUES {values}) "
+        )
+        params: list[Any] = [stream_type, stream_id.hex, key_id]
+        for r in rows:
+            params += [
+                r.event_id.hex, r.version, r.event_type, r.schema_version,
+                r.data_json, r.metadata_json, _sqlite_time(r.occurred_at), r.hash,
+            ]  # fmt: skip
+        if guard is not None:
+            sql += _q(PostgresRecorder._GUARD)
+            params += [stream_id.hex, guard.version, guard.hash, guard.stream_type]
+        sql += "ORDER BY column2 RETURNING position, version, recorded_at, transaction_id"
+        try:
+            result = self._fetchall(sql, params)
+        except IntegrityError as exc:
+            if "UNIQUE constraint failed" not in str(exc):
+                raise
+            raise UniqueViolation(str(exc)) from exc
+        if not result:
+            return None
+        return [Inserted(pos, ver, _sqlite_parse_time(rec), tx) for pos, ver, rec, tx in result]
+
+    def head(self, stream_id: UUID) -> Head | None:
+        rows = self._fetchall(
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [stream_id.hex],
+        )
+        return Head(*rows[0]) if rows else None
+
+    def head_at(self, stream_id: UUID, version: int) -> Head | None:
+        rows = self._fetchall(
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = ? AND version = ?",
+            [stream_id.hex, version],
+        )
+        return Head(*rows[0]) if rows else None
+
+    def events_by_id(self, event_ids: list[UUID]) -> list[RecordedEvent]:
+        marks = ", ".join("?" * len(event_ids))
+        return self._events(
+            self._fetchall(
+                f"SELECT {COLUMNS} FROM chronicle_event WHERE event_id IN ({marks}) ORDER BY position",
+                [e.hex for e in event_ids],
+            )
+        )
+
+    def read_stream(
+        self, stream_id: UUID, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent]:
+        sql = f"SELECT {STREAM_COLUMNS} FROM chronicle_event WHERE stream_id = ? AND version >= ?"
+        params: list[Any] = [stream_id.hex, from_version]
+        if to_version is not None:
+            sql += " AND version <= ?"
+            params.append(to_version)
+        if as_of is not None:
+            sql += " AND recorded_at <= ?"
+            params.append(_sqlite_time(as_of))
+        return self._events(self._fetchall(sql + " ORDER BY version", params), stream_id)
+
+    def horizon(self) -> tuple[FeedKey, str]:
+        # SQLite has one writer at a time, so events commit in position order: everything
+        # at or below the highest committed position is final.
+        (head, epoch) = self._fetchall(
+            "SELECT (SELECT COALESCE(MAX(position), 0) FROM chronicle_event), "
+            "(SELECT epoch FROM chronicle_log_identity WHERE id = 1)",
+            [],
+        )[0]
+        return FeedKey(0, head), epoch
+
+    def read_feed(
+        self,
+        after: FeedKey,
+        below: FeedKey,
+        limit: int,
+        stream_types: Sequence[str] | None,
+        event_types: Sequence[str] | None,
+    ) -> list[RecordedEvent]:
+        sql = f"SELECT {COLUMNS} FROM chronicle_event WHERE position > ? AND position <= ?"
+        params: list[Any] = [after.position, below.position]
+        for column, values in (("stream_type", stream_types), ("event_type", event_types)):
+            if values is not None:
+                values = list(values) or [""]
+                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                params += values
+        params.append(limit)
+        return self._events(self._fetchall(sql + " ORDER BY position LIMIT ?", params))
+
+    def event_at_position(self, position: int) -> RecordedEvent | None:
+        rows = self._events(
+            self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = ?", [position])
+        )
+        return rows[0] if rows else None
+
+    def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
+        self._fetchall(
+            "INSERT INTO chronicle_snapshot (stream_id, stream_type, version, state_schema, state) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [snapshot.stream_id.hex, snapshot.stream_type, snapshot.version, snapshot.state_schema, state_json],
+        )
+
+    def load_snapshot(
+        self, stream_id: UUID, state_schema: int, max_version: int | None
+    ) -> StoredSnapshot | None:
+        sql = (
+            "SELECT stream_type, version, state FROM chronicle_snapshot "
+            "WHERE stream_id = ? AND state_schema = ?"
+        )
+        params: list[Any] = [stream_id.hex, state_schema]
+        if max_version is not None:
+            sql += " AND version <= ?"
+            params.append(max_version)
+        rows = self._fetchall(sql + " ORDER BY version DESC LIMIT 1", params)
+        if not rows:
+            return None
+        stream_type, version, state = rows[0]
+        return StoredSnapshot(stream_id, stream_type, version, state_schema, _loads(state))
+
+    def iter_by_stream(self, page_size: int) -> Iterator[tuple[RecordedEvent, str]]:
+        sql = (
+            f"SELECT {COLUMNS}, key_id FROM chronicle_event "
+            "WHERE (stream_id, version) > (?, ?) ORDER BY stream_id, version LIMIT ?"
+        )
+        after: tuple[str, int] = ("", 0)
+        while True:
+            rows = self._fetchall(sql, [*after, page_size])
+            events = self._events([row[:-1] for row in rows])
+            yield from zip(events, (row[-1] for row in rows), strict=True)
+            if len(rows) < page_size:
+                return
+            after = (events[-1].stream_id.hex, events[-1].version)
+
+
+def recorder_for(using: str = "default") -> Recorder:
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        return PostgresRecorder(connection)
+    if connection.vendor == "sqlite":
+        return SqliteRecorder(connection)
+    raise NotImplementedError(f"the event store supports PostgreSQL and SQLite, not {connection.vendor}")

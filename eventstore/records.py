@@ -1,0 +1,76 @@
+"""The plain values the event store takes and gives back. No ORM object leaves the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, NamedTuple
+from uuid import UUID, uuid4
+
+# Expected versions for append(): a stream that must not exist yet, or whatever it is at.
+NO_STREAM: Final = 0
+ANY_VERSION: Final = -1
+
+SOURCES: Final = frozenset({"admin", "api", "worker", "command-line", "system"})
+METADATA_KEYS: Final = ("actor", "source", "correlation_id", "causation_id", "command_id")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. Its id and business time are fixed when it is made, so appending
+    the same NewEvent again is recognised as a retry and stores nothing new."""
+
+    event_type: str
+    data: Mapping[str, Any]
+    schema_version: int = 1
+    event_id: UUID = field(default_factory=uuid4)
+    occurred_at: dt.datetime = field(default_factory=utcnow)
+    # Merged over the metadata given to append(), e.g. a per-event causation_id.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RecordedEvent(NamedTuple):
+    """An event as stored, with its payload upcast to the current schema version."""
+
+    position: int
+    event_id: UUID
+    stream_type: str
+    stream_id: UUID
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    # PostgreSQL's id of the writing transaction; None on SQLite.
+    transaction_id: int | None
+    hash: str
+
+    @property
+    def feed_key(self) -> tuple[int, int]:
+        """Where the event sits in the feed: (transaction id, position)."""
+        return (self.transaction_id or 0, self.position)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    events: list[RecordedEvent]
+    # Where to continue; always set, also when a filtered page is empty.
+    next_cursor: str
+    # True when the page reached everything committed so far.
+    caught_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    stream_id: UUID
+    stream_type: str
+    version: int
+    state_schema: int
+    state: dict[str, Any]

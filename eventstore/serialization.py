@@ -1,0 +1,220 @@
+"""Turning events into JSON and back: the type registry, upcasters, canonical JSON.
+
+Plain Python on purpose (no Django), so domain code and its tests can use it without a
+database. Stored payloads hold only JSON's exact types: strings, integers, booleans, null,
+lists and objects. Decimals, UUIDs and datetimes are written as strings; floats are refused,
+because their text form is not stable and the hash chain needs byte-identical input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from .exceptions import InvalidEvent
+
+JSONValue = None | bool | int | str | list["JSONValue"] | dict[str, "JSONValue"]
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """UTC, microseconds, ``Z``: one spelling per instant."""
+    if value.tzinfo is None:
+        raise InvalidEvent(f"datetime {value!r} has no time zone")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _check_text(value: str) -> str:
+    if "\x00" in value:
+        raise InvalidEvent("text may not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidEvent("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def to_json_value(value: Any) -> JSONValue:
+    """Normalise a payload to JSON's exact types, refusing what cannot round-trip."""
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return _check_text(value)
+    if isinstance(value, enum.Enum):
+        return to_json_value(value.value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        raise InvalidEvent("floats are not stored; use Decimal or int")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidEvent(f"decimal {value} is not finite")
+        return str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEvent(f"object keys must be strings, not {type(key).__name__}")
+            out[_check_text(key)] = to_json_value(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [to_json_value(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    raise InvalidEvent(f"cannot store a value of type {type(value).__name__}")
+
+
+def canonical_json(value: JSONValue) -> str:
+    """The one text form of a JSON value that signatures are computed over.
+
+    Keys sorted by code point, no whitespace, non-ASCII kept as UTF-8. PostgreSQL's JSONB
+    reorders keys, so signatures never depend on the stored text, only on this.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- Typed events --------------------------------------------------------------------------
+
+
+def _converter(hint: Any) -> Callable[[Any], Any]:
+    """A function turning a JSON value back into a value of the annotated type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = _converter(args[0]) if len(args) == 1 else (lambda v: v)
+        return lambda v: None if v is None else inner(v)
+    if origin in (tuple, list):
+        args = typing.get_args(hint)
+        inner = _converter(args[0]) if args else (lambda v: v)
+        container = tuple if origin is tuple else list
+        return lambda v: container(inner(item) for item in v)
+    if origin in (dict, Mapping):
+        return lambda v: dict(v)
+    if hint is Decimal:
+        return Decimal
+    if hint is UUID:
+        return UUID
+    if hint is dt.datetime:
+        return parse_datetime
+    if hint is dt.date:
+        return dt.date.fromisoformat
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        codec = _DataclassCodec(hint)
+        return codec.decode
+    return lambda v: v
+
+
+class _DataclassCodec:
+    def __init__(self, cls: type) -> None:
+        hints = typing.get_type_hints(cls)
+        self.cls = cls
+        self.fields = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls) if f.init]
+
+    def decode(self, data: Mapping[str, Any]) -> Any:
+        return self.cls(**{name: convert(data[name]) for name, convert in self.fields if name in data})
+
+
+@dataclasses.dataclass(frozen=True)
+class EventType:
+    name: str
+    version: int
+    cls: type | None
+    codec: _DataclassCodec | None
+
+
+class EventRegistry:
+    """Event type names and schema versions, their classes, and upcasters between versions."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, EventType] = {}
+        self._by_class: dict[type, EventType] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+
+    def register(self, cls: type, *, name: str, version: int = 1) -> None:
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls.__name__} must be a dataclass to be registered as an event")
+        known = self._by_name.get(name)
+        if known is not None and known.cls is not cls:
+            raise ValueError(f"event type {name!r} is already registered to {known.cls}")
+        entry = EventType(name=name, version=version, cls=cls, codec=_DataclassCodec(cls))
+        self._by_name[name] = entry
+        self._by_class[cls] = entry
+
+    def event(self, name: str, version: int = 1) -> Callable[[type], type]:
+        """Class decorator: ``@registry.event("OrderPlaced", version=2)``."""
+
+        def decorate(cls: type) -> type:
+            self.register(cls, name=name, version=version)
+            return cls
+
+        return decorate
+
+    def upcaster(self, name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Register a function turning a ``from_version`` payload into ``from_version + 1``."""
+
+        def decorate(func: Upcaster) -> Upcaster:
+            key = (name, from_version)
+            if key in self._upcasters:
+                raise ValueError(f"an upcaster for {name!r} v{from_version} is already registered")
+            self._upcasters[key] = func
+            return func
+
+        return decorate
+
+    @property
+    def upcast_keys(self) -> Mapping[tuple[str, int], Upcaster]:
+        """(type, version) pairs with an upcaster; the store checks each row against it."""
+        return self._upcasters
+
+    def upcast(self, name: str, version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The payload in its current shape, and that shape's version. Never mutates ``data``."""
+        while (name, version) in self._upcasters:
+            data = self._upcasters[(name, version)](dict(data))
+            version += 1
+        return version, data
+
+    def type_of(self, cls: type) -> EventType:
+        try:
+            return self._by_class[cls]
+        except KeyError:
+            raise LookupError(f"{cls.__name__} is not a registered event class") from None
+
+    def encode(self, event: Any) -> tuple[str, int, dict[str, JSONValue]]:
+        """(type name, schema version, JSON payload) of a registered event instance."""
+        entry = self.type_of(type(event))
+        return entry.name, entry.version, to_json_value(event)  # type: ignore[return-value]
+
+    def decode(self, name: str, data: Mapping[str, Any]) -> Any:
+        """An instance of the class registered for ``name``, from a current-shape payload."""
+        try:
+            entry = self._by_name[name]
+        except KeyError:
+            raise LookupError(f"no event class is registered for type {name!r}") from None
+        assert entry.codec is not None
+        return entry.codec.decode(data)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+registry = EventRegistry()

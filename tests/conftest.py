@@ -1,0 +1,54 @@
+"""Test-suite wiring.
+
+The event log's tables refuse DELETE and TRUNCATE at the database level. Transactional
+tests empty every table when they end, so that clean-up, and only that, runs with the
+purge bypass that ordinary sessions lack (see eventstore migration 0002).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
+
+
+@contextmanager
+def purge_allowed(conn: BaseDatabaseWrapper) -> Iterator[None]:
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cursor:
+            cursor.execute("SET chronicle.allow_purge = 'on'")
+        try:
+            yield
+        finally:
+            with conn.cursor() as cursor:
+                cursor.execute("RESET chronicle.allow_purge")
+    else:
+        conn.chronicle_purge_allowed = True
+        try:
+            yield
+        finally:
+            conn.chronicle_purge_allowed = False
+
+
+_execute_sql_flush = BaseDatabaseOperations.execute_sql_flush
+
+
+def _execute_sql_flush_with_purge(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+    with purge_allowed(self.connection):
+        _execute_sql_flush(self, sql_list)
+
+
+BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_with_purge  # type: ignore[method-assign]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (the embedded default is SQLite)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
