@@ -21,6 +21,20 @@ class ConcurrencyError(EventStoreError):
         )
 
 
+class TransactionOrderConflict(ConcurrencyError):
+    """The stream's last event was committed by a transaction that started writing after
+    this one did. Appending now would put this event before its predecessor in the feed,
+    so the whole unit of work must be retried in a new transaction.
+
+    Only on PostgreSQL, and only when a transaction wrote something before appending to a
+    stream that another transaction appended to meanwhile; a retry always succeeds.
+    """
+
+    def __init__(self, stream_id: UUID, version: int) -> None:
+        super().__init__(stream_id, version, version)
+        self.args = (f"stream {stream_id}: retry in a new transaction to keep the feed in version order",)
+
+
 class StreamTypeMismatch(EventStoreError):
     """An append named a different stream type than the stream's events carry."""
 

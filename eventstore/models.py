@@ -38,37 +38,44 @@ class CurrentTransactionId(models.Func):
 
 
 def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
-    raise AppendOnlyError("the event log is append-only: rows are never updated or deleted")
+    raise AppendOnlyError("this table is append-only: rows are never updated or deleted")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
     update = _refuse
     delete = _refuse
     bulk_update = _refuse
-    bulk_create = _refuse
     update_or_create = _refuse
-    get_or_create = _refuse
-
-    def create(self, **kwargs: Any) -> NoReturn:
-        _refuse()
 
 
 class AppendOnlyModel(models.Model):
+    """Rows may be inserted, never changed or deleted."""
+
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         abstract = True
 
-    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError(
-            f"{type(self).__name__} rows are written by the event store only and never changed"
-        )
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            _refuse()
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse()
 
 
+class EventQuerySet(AppendOnlyQuerySet):
+    def _written_by_the_store(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("events are written by eventstore.store.append only")
+
+    create = bulk_create = get_or_create = _written_by_the_store
+
+
 class Event(AppendOnlyModel):
+    objects = EventQuerySet.as_manager()
+
     # Global position: unique and increasing in insert order (not commit order on PostgreSQL).
     position = models.BigAutoField(primary_key=True)
     # Identity of the event itself; appending the same id twice is idempotent.
@@ -116,6 +123,9 @@ class Event(AppendOnlyModel):
             models.Index(fields=["occurred_at"], name="chronicle_event_occurred_idx"),
         ]
 
+    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("events are written by eventstore.store.append only")
+
     def __str__(self) -> str:
         return f"{self.event_type} #{self.position} ({self.stream_type} {self.stream_id} v{self.version})"
 
@@ -144,15 +154,16 @@ class Seal(AppendOnlyModel):
     """A signed record of stream heads, so removed tails and removed streams are caught.
 
     Seals are incremental: each lists the heads of the streams that changed since the
-    previous seal, and signs them together with the previous seal's signature, the feed
-    cursor it covers and the number of events up to it.
+    previous seal, and signs them together with the previous seal's signature, the place
+    in the feed it covers and the number of events up to there.
     """
 
     id = models.BigAutoField(primary_key=True)
     sealed_at = models.DateTimeField(db_default=DatabaseClock())
-    # Feed cursor: the seal covers every event up to it.
-    cursor = models.CharField(max_length=200)
-    # Number of events up to the cursor.
+    # The seal covers every event at or before this feed key (transaction id, position).
+    transaction_id = models.BigIntegerField()
+    position = models.BigIntegerField()
+    # Number of events up to that feed key.
     event_count = models.BigIntegerField()
     # Number of heads listed in this seal.
     head_count = models.BigIntegerField()

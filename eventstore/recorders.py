@@ -38,6 +38,16 @@ class Head:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamHead:
+    """A stream's head as sealed: which stream, its type, version and hash."""
+
+    stream_id: UUID
+    stream_type: str
+    version: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     """One event ready for insert: payloads already canonical JSON, hash already computed."""
 
@@ -59,9 +69,12 @@ class Inserted:
     transaction_id: int | None
 
 
-def _build(rows: Iterable[Sequence[Any]], stream_id: UUID | None = None) -> list[RecordedEvent]:
-    """RecordedEvents from rows of COLUMNS (or STREAM_COLUMNS when ``stream_id`` is given)."""
-    upcast_keys = registry.upcast_keys
+def _build(
+    rows: Iterable[Sequence[Any]], stream_id: UUID | None = None, *, upcast: bool = True
+) -> list[RecordedEvent]:
+    """RecordedEvents from rows of COLUMNS (or STREAM_COLUMNS when ``stream_id`` is given),
+    payloads upcast to their current shape unless ``upcast`` is false."""
+    upcast_keys = registry.upcast_keys if upcast else {}
     upcast = registry.upcast
     out = []
     append = out.append
@@ -144,7 +157,15 @@ class Recorder:
         raise NotImplementedError
 
     def iter_by_stream(self, page_size: int) -> Iterator[tuple[RecordedEvent, str]]:
-        """Every event with its key id, ordered by (stream id, version), page by page."""
+        """Every event as stored (not upcast) with its key id, ordered by (stream id,
+        version), page by page."""
+        raise NotImplementedError
+
+    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
+        """Head (as of ``upto``) of every stream with events in (after, upto], by stream id."""
+        raise NotImplementedError
+
+    def count_upto(self, upto: FeedKey) -> int:
         raise NotImplementedError
 
 
@@ -159,9 +180,12 @@ class PostgresRecorder(Recorder):
         "%s::timestamptz[], %s::text[]) "
         "AS e(event_id, version, event_type, schema_version, data, metadata, occurred_at, hash) "
     )
+    # The event chained to must exist with that hash and type, and come before this
+    # transaction in feed order (see store.TransactionOrderConflict).
     _GUARD = (
         "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = %s AND p.version = %s "
-        "AND p.hash = %s AND p.stream_type = %s) "
+        "AND p.hash = %s AND p.stream_type = %s "
+        "AND p.transaction_id <= pg_current_xact_id()::text::bigint) "
     )
     _RETURNING = "ORDER BY e.version RETURNING position, version, recorded_at, transaction_id"
     INSERT = _INSERT + _RETURNING
@@ -309,11 +333,28 @@ class PostgresRecorder(Recorder):
         after: tuple[UUID, int] = (UUID(int=0), 0)
         while True:
             rows = self._fetchall(sql, [*after, page_size])
-            events = _build(row[:-1] for row in rows)
+            events = _build((row[:-1] for row in rows), upcast=False)
             yield from zip(events, (row[-1] for row in rows), strict=True)
             if len(rows) < page_size:
                 return
             after = (events[-1].stream_id, events[-1].version)
+
+    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
+        rows = self._fetchall(
+            "SELECT e.stream_id, e.stream_type, e.version, e.hash FROM chronicle_event e JOIN ("
+            "  SELECT stream_id, max(version) AS version FROM chronicle_event"
+            "  WHERE (transaction_id, position) > (%s, %s) AND (transaction_id, position) <= (%s, %s)"
+            "  GROUP BY stream_id"
+            ") h ON h.stream_id = e.stream_id AND h.version = e.version ORDER BY e.stream_id",
+            [after.transaction_id, after.position, upto.transaction_id, upto.position],
+        )
+        return [StreamHead(*row) for row in rows]
+
+    def count_upto(self, upto: FeedKey) -> int:
+        return self._fetchall(
+            "SELECT count(*) FROM chronicle_event WHERE (transaction_id, position) <= (%s, %s)",
+            [upto.transaction_id, upto.position],
+        )[0][0]
 
 
 def _sqlite_time(value: dt.datetime) -> str:
@@ -326,10 +367,6 @@ def _sqlite_parse_time(value: dt.datetime | str) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC)
-
-
-def _q(sql: str) -> str:
-    return sql.replace("%s", "?")
 
 
 class SqliteRecorder(Recorder):
@@ -345,7 +382,9 @@ class SqliteRecorder(Recorder):
         finally:
             cur.close()
 
-    def _events(self, rows: list[Any], stream_id: UUID | None = None) -> list[RecordedEvent]:
+    def _events(
+        self, rows: list[Any], stream_id: UUID | None = None, *, upcast: bool = True
+    ) -> list[RecordedEvent]:
         t = _sqlite_parse_time
         if stream_id is None:
             fixed = (
@@ -357,7 +396,7 @@ class SqliteRecorder(Recorder):
                 (pos, UUID(eid), st, ver, et, sv, data, meta, t(occ), t(rec), tx, h)
                 for pos, eid, st, ver, et, sv, data, meta, occ, rec, tx, h in rows
             )
-        return _build(fixed, stream_id)
+        return _build(fixed, stream_id, upcast=upcast)
 
     def insert(
         self, stream_type: str, stream_id: UUID, key_id: str, rows: list[Row], guard: Head | None
@@ -375,7 +414,10 @@ class SqliteRecorder(Recorder):
                 r.data_json, r.metadata_json, _sqlite_time(r.occurred_at), r.hash,
             ]  # fmt: skip
         if guard is not None:
-            sql += _q(PostgresRecorder._GUARD)
+            sql += (
+                "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = ? "
+                "AND p.version = ? AND p.hash = ? AND p.stream_type = ?) "
+            )
             params += [stream_id.hex, guard.version, guard.hash, guard.stream_type]
         sql += "ORDER BY column2 RETURNING position, version, recorded_at, transaction_id"
         try:
@@ -491,11 +533,24 @@ class SqliteRecorder(Recorder):
         after: tuple[str, int] = ("", 0)
         while True:
             rows = self._fetchall(sql, [*after, page_size])
-            events = self._events([row[:-1] for row in rows])
+            events = self._events([row[:-1] for row in rows], upcast=False)
             yield from zip(events, (row[-1] for row in rows), strict=True)
             if len(rows) < page_size:
                 return
             after = (events[-1].stream_id.hex, events[-1].version)
+
+    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
+        rows = self._fetchall(
+            "SELECT e.stream_id, e.stream_type, e.version, e.hash FROM chronicle_event e JOIN ("
+            "  SELECT stream_id, max(version) AS version FROM chronicle_event"
+            "  WHERE position > ? AND position <= ? GROUP BY stream_id"
+            ") h ON h.stream_id = e.stream_id AND h.version = e.version ORDER BY e.stream_id",
+            [after.position, upto.position],
+        )
+        return [StreamHead(UUID(sid), st, ver, h) for sid, st, ver, h in rows]
+
+    def count_upto(self, upto: FeedKey) -> int:
+        return self._fetchall("SELECT count(*) FROM chronicle_event WHERE position <= ?", [upto.position])[0][0]
 
 
 def recorder_for(using: str = "default") -> Recorder:

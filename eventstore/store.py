@@ -17,6 +17,12 @@ older than the oldest one still running (``pg_snapshot_xmin``), ordered by
 transaction's events. That horizon spans the whole server: keep transactions short (the
 settings cap idle ones) and take locks with advisory locks, not ``SELECT ... FOR UPDATE``.
 A reader never sees its own open transaction's events either: read the feed after commit.
+
+Within a stream, feed order is version order. A transaction takes its id at its first
+write, so one that wrote something else before appending to a stream could hold an older
+id than the transaction that committed the stream's previous event. The append checks for
+that and raises ``TransactionOrderConflict`` (a ``ConcurrencyError``) so the unit of work is
+retried; appending before other writes avoids it altogether.
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from django.db import connections, transaction
 from django.dispatch import Signal
 
 from . import cursor as feed_cursor
-from .exceptions import ConcurrencyError, DuplicateEventError, InvalidEvent, StreamTypeMismatch
+from .exceptions import (
+    ConcurrencyError,
+    DuplicateEventError,
+    InvalidEvent,
+    StreamTypeMismatch,
+    TransactionOrderConflict,
+)
 from .recorders import Head, Row, UniqueViolation, recorder_for
 from .records import (
     ANY_VERSION,
@@ -227,6 +239,8 @@ def append(
             if actual is not None and actual.stream_type != stream_type:
                 raise StreamTypeMismatch(f"stream {stream_id} holds {actual.stream_type!r} events, not {stream_type!r}")
             if actual is not None and actual.version == expected:
+                if actual.hash == head.hash:  # type: ignore[union-attr]
+                    raise TransactionOrderConflict(stream_id, expected)
                 _heads.forget(stream_id)  # a stale cached hash; read it again
                 continue
             if expected_version == ANY_VERSION:

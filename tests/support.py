@@ -46,3 +46,50 @@ def run_threads(target: Callable[[int], Any], count: int, timeout: float = 120) 
     if errors:
         raise errors[0]
     return results
+
+
+def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UUID:
+    """A new stream with ``count`` events; returns its id."""
+    from eventstore import store
+
+    stream = new_stream()
+    store.append(
+        stream_type,
+        stream,
+        [new_event(n=n, **data) for n in range(1, count + 1)],
+        expected_version=0,
+        metadata=META,
+    )
+    return stream
+
+
+def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
+    """Run SQL on the test database as its owner would, with the append-only triggers out
+    of the way: what someone with direct database access could do. ``%s`` placeholders;
+    ``::jsonb`` casts are dropped on SQLite."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        params = [p if not isinstance(p, UUID) else str(p) for p in params]
+        dsn = connection.get_connection_params()
+        conninfo = {k: v for k, v in dsn.items() if k in {"dbname", "user", "password", "host", "port"}}
+        with psycopg.connect(**conninfo, autocommit=True) as raw:
+            raw.execute("SET session_replication_role = replica")  # skips ordinary triggers
+            raw.execute(sql, params)
+        return
+    from importlib import import_module
+
+    triggers = import_module("eventstore.migrations.0002_append_only_triggers")
+    params = [p.hex if isinstance(p, UUID) else p for p in params]
+    with connection.cursor() as cursor:
+        for table in triggers.TABLES:
+            cursor.execute(f"DROP TRIGGER {table}_refuse_update")
+            cursor.execute(f"DROP TRIGGER {table}_refuse_delete")
+        try:
+            cursor.execute(sql.replace("::jsonb", ""), params)
+        finally:
+            for table in triggers.TABLES:
+                for statement in triggers.sqlite_sql(table):
+                    cursor.execute(statement)

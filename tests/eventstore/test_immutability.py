@@ -1,0 +1,109 @@
+"""Append-only at every layer: model, queryset, and the database's own triggers."""
+
+import sqlite3
+
+import psycopg
+
+import pytest
+from django.db import DatabaseError, connection
+
+from eventstore.exceptions import AppendOnlyError
+from eventstore.models import Event, Seal
+from tests.conftest import purge_allowed
+from tests.support import append_stream
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STATEMENTS = {
+    "UPDATE": "UPDATE chronicle_event SET event_type = 'Forged'",
+    "DELETE": "DELETE FROM chronicle_event",
+}
+
+
+def test_the_model_and_its_queryset_refuse_to_change_events():
+    append_stream(count=2)
+    event = Event.objects.first()
+    refusals = [
+        lambda: event.save(),
+        lambda: event.delete(),
+        lambda: Event.objects.update(event_type="Forged"),
+        lambda: Event.objects.all().delete(),
+        lambda: Event.objects.bulk_update([event], ["event_type"]),
+        lambda: Event.objects.create(event_type="Forged"),
+        lambda: Event.objects.bulk_create([Event(event_type="Forged")]),
+        lambda: Event.objects.update_or_create(position=event.position, defaults={"event_type": "X"}),
+    ]
+    for refuse in refusals:
+        with pytest.raises(AppendOnlyError):
+            refuse()
+    assert Event.objects.count() == 2
+
+
+def test_seals_can_be_added_but_never_changed():
+    seal = Seal(transaction_id=0, position=0, event_count=0, head_count=0, previous_signature="", key_id="k", signature="s")
+    seal.save()
+    seal.signature = "forged"
+    with pytest.raises(AppendOnlyError):
+        seal.save()
+    with pytest.raises(AppendOnlyError):
+        Seal.objects.all().delete()
+
+
+def raw_session():
+    """A database session opened outside Django: what a person with a SQL shell has."""
+    if connection.vendor == "postgresql":
+        params = connection.get_connection_params()
+        return psycopg.connect(
+            **{k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}},
+            autocommit=True,
+        )
+    return sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+
+
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE", "TRUNCATE"])
+def test_an_ordinary_session_cannot_change_or_remove_events(operation):
+    if operation == "TRUNCATE" and connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (its DELETE is covered)")
+    append_stream(count=2)
+    sql = STATEMENTS.get(operation, "TRUNCATE chronicle_event")
+    session = raw_session()
+    try:
+        with pytest.raises((psycopg.Error, sqlite3.Error)) as refused:
+            session.execute(sql)
+    finally:
+        session.close()
+    assert "append-only" in str(refused.value) or "chronicle_purge_allowed" in str(refused.value)
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.parametrize("operation", ["UPDATE", "DELETE"])
+def test_the_application_connection_is_refused_too(operation):
+    append_stream(count=2)
+    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        cursor.execute(STATEMENTS[operation])
+    assert Event.objects.count() == 2
+
+
+def test_the_test_suites_purge_bypass_empties_but_never_edits():
+    append_stream(count=2)
+    with purge_allowed(connection):
+        with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+            cursor.execute(STATEMENTS["UPDATE"])
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM chronicle_event")
+    assert Event.objects.count() == 0
+    # ...and the bypass ends with the block.
+    append_stream(count=1)
+    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        cursor.execute(STATEMENTS["DELETE"])
+
+
+def test_postgres_triggers_exist_after_migrating():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL-only catalogue check (SQLite has its own test)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'chronicle_%%'")
+        names = {row[0] for row in cursor.fetchall()}
+    assert names == {
+        f"{table}_refuse_{op}" for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head") for op in ("change", "truncate")
+    }

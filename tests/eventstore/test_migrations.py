@@ -1,0 +1,50 @@
+"""Django rebuilds SQLite tables on some schema changes, which drops their triggers:
+every migration must leave the append-only triggers in place."""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
+
+
+def sqlite_triggers(conn) -> set[str]:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+EXPECTED_SQLITE_TRIGGERS = {
+    f"{table}_refuse_{op}" for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head") for op in ("update", "delete")
+}
+
+
+def test_sqlite_triggers_exist_after_every_migration(tmp_path: Path, django_db_blocker):
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite rebuilds tables (and loses triggers) during migrations")
+    connections.settings["steps"] = {**connection.settings_dict, "NAME": str(tmp_path / "steps.sqlite3")}
+    wrapper = connections["steps"]
+    with django_db_blocker.unblock():
+        _migrate_step_by_step(wrapper)
+
+
+def _migrate_step_by_step(wrapper) -> None:
+    """Apply the whole plan one migration at a time, checking the triggers after each."""
+    try:
+        executor = MigrationExecutor(wrapper)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        installed = False
+        assert len(plan) > 10
+        for migration, _ in plan:
+            executor.migrate([(migration.app_label, migration.name)])
+            executor.loader.build_graph()
+            installed = installed or (migration.app_label, migration.name) == ("eventstore", "0002_append_only_triggers")
+            if installed:
+                assert sqlite_triggers(wrapper) == EXPECTED_SQLITE_TRIGGERS, f"after {migration.app_label}.{migration.name}"
+        assert installed
+    finally:
+        wrapper.close()
+        del connections["steps"]
+        del connections.settings["steps"]
+
+
