@@ -1,0 +1,66 @@
+"""Settings from the environment: the embedded default, PostgreSQL, and production."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+    "EVENT_SIGNING_KEY": "an-event-signing-key-that-is-long-enough",
+    "ALLOWED_HOSTS": "shop.example",
+    "DATABASE_URL": "postgres://chronicle@db.internal:5432/chronicle",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_commands_commit_in_their_handlers_not_per_request():
+    assert not settings.DATABASES["default"].get("ATOMIC_REQUESTS", False)
+
+
+@pytest.mark.django_db
+def test_the_configured_database_is_tuned_for_concurrent_writers():
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] >= 5000
+            assert connection.transaction_mode == "IMMEDIATE"
+        else:
+            cursor.execute("SHOW idle_in_transaction_session_timeout")
+            assert cursor.fetchone()[0] == "30s"
+            assert connection.pool is not None
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVENT_SIGNING_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+def test_production_refuses_to_start_without_its_secrets(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set when DJANGO_ENV=production" in result.stderr
+
+
+def test_production_refuses_a_short_signing_key():
+    result = manage("check", **{**PRODUCTION, "EVENT_SIGNING_KEY": "short"})
+    assert result.returncode != 0
+    assert "EVENT_SIGNING_KEY must be at least 32 characters" in result.stderr
+
+
+def test_production_passes_the_deployment_checklist():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
