@@ -212,7 +212,7 @@ class _ChainWalk:
         self.previous_hash = ""
         self.last_version = 0
 
-    def event(self, event: RecordedEvent, key_id: str) -> None:
+    def event(self, event: RecordedEvent, key_id: str, hash_: str) -> None:
         if event.stream_id != self.stream:
             self._end_stream()
             self._start_stream(event.stream_id)
@@ -228,14 +228,14 @@ class _ChainWalk:
                 )
             )
         key = self._key(key_id, event)
-        if key and _hash_of(key, event, self.previous_hash) != event.hash:
+        if key and _hash_of(key, event, self.previous_hash) != hash_:
             self.report.add(
                 Problem("hash_mismatch", "this event or the one before it was changed", event.stream_id, event.version, event.position)
             )
         head = self.sealed_head
         if head is not None and event.version == head.version:
-            self.sealed_hash_ok = event.hash == head.hash and event.stream_type == head.stream_type
-        self.previous_hash, self.last_version = event.hash, event.version
+            self.sealed_hash_ok = hash_ == head.hash and event.stream_type == head.stream_type
+        self.previous_hash, self.last_version = hash_, event.version
 
     def finish(self) -> None:
         self._end_stream()
@@ -308,8 +308,8 @@ def verify(*, using: str = "default", page_size: int = PAGE_SIZE) -> Report:
     recorder = recorder_for(using)
     newest_seal = _verify_seals(report, using)
     walk = _ChainWalk(report, _latest_sealed_heads(using))
-    for event, key_id in recorder.iter_by_stream(page_size):
-        walk.event(event, key_id)
+    for event, key_id, hash_ in recorder.iter_by_stream(page_size):
+        walk.event(event, key_id, hash_)
     walk.finish()
     if newest_seal is not None:
         counted = recorder.count_upto(feed_cursor.FeedKey(newest_seal.transaction_id, newest_seal.position))

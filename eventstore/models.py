@@ -118,9 +118,7 @@ class Event(AppendOnlyModel):
         indexes = [
             models.Index(fields=["transaction_id", "position"], name="chronicle_event_feed_idx"),
             models.Index(fields=["event_type", "position"], name="chronicle_event_type_idx"),
-            models.Index(fields=["stream_type", "position"], name="chronicle_event_stype_idx"),
             models.Index(fields=["recorded_at"], name="chronicle_event_recorded_idx"),
-            models.Index(fields=["occurred_at"], name="chronicle_event_occurred_idx"),
         ]
 
     def save(self, *args: Any, **kwargs: Any) -> NoReturn:

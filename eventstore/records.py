@@ -50,12 +50,20 @@ class RecordedEvent(NamedTuple):
     recorded_at: dt.datetime
     # PostgreSQL's id of the writing transaction; None on SQLite.
     transaction_id: int | None
-    hash: str
 
     @property
     def feed_key(self) -> tuple[int, int]:
         """Where the event sits in the feed: (transaction id, position)."""
         return (self.transaction_id or 0, self.position)
+
+
+class Payload(NamedTuple):
+    """What rebuilding an entity needs of an event: its place, type and current-shape data."""
+
+    version: int
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ from .exceptions import UnknownSigningKey
 
 
 def _quote(text: str) -> str:
+    """A JSON string; names, ids and timestamps need no escaping, which skips json.dumps."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     return json.dumps(text, ensure_ascii=False)
 
 

@@ -33,7 +33,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
-import orjson
 from django.db import connections, transaction
 from django.dispatch import Signal
 
@@ -45,7 +44,7 @@ from .exceptions import (
     StreamTypeMismatch,
     TransactionOrderConflict,
 )
-from .recorders import Head, Row, UniqueViolation, recorder_for
+from .recorders import Head, Recorder, Row, UniqueViolation, recorder_for
 from .records import (
     ANY_VERSION,
     METADATA_KEYS,
@@ -53,6 +52,7 @@ from .records import (
     SOURCES,
     FeedPage,
     NewEvent,
+    Payload,
     RecordedEvent,
     StoredSnapshot,
 )
@@ -65,13 +65,13 @@ events_appended = Signal()
 
 MAX_EVENTS_PER_APPEND = 1000
 MAX_FEED_PAGE = 1000
-_ANY_VERSION_ATTEMPTS = 5
+_ATTEMPTS = 5
 
 
 class _HeadCache:
-    """Recently seen stream heads (version -> hash), so an append after a load needs no
-    extra read for the previous event's hash. Only a hint: the insert itself checks the
-    hash it chained to, and a stale entry costs one retry."""
+    """Stream heads (version -> hash) this process appended, so the next append to the
+    stream needs no extra read for the previous event's hash. Only a hint: the insert
+    itself checks the hash it chained to, and a stale entry costs one retry."""
 
     def __init__(self, size: int = 50_000) -> None:
         self.size = size
@@ -132,18 +132,23 @@ def _rows(
     stream_id: UUID,
     events: Sequence[NewEvent],
     metadata: Mapping[str, Any],
-    expected: int,
-    previous_hash: str,
+    head: Head | None,
     key: bytes,
 ) -> list[Row]:
-    """Rows for insert, each signed and chained to the one before it."""
+    """Rows for insert after ``head``, each signed and chained to the one before it."""
     rows = []
     stream = str(stream_id)
-    for offset, event in enumerate(events, start=1):
-        data_json = canonical_json(to_json_value(event.data))
-        metadata_json = canonical_json(_metadata({**metadata, **event.metadata}))
-        occurred_at = format_datetime(event.occurred_at)
-        version = expected + offset
+    shared_metadata = _metadata(metadata)
+    shared_metadata_json = canonical_json(shared_metadata)
+    previous_hash = head.hash if head is not None else ""
+    for version, event in enumerate(events, start=head.version + 1 if head is not None else 1):
+        data = to_json_value(event.data)
+        data_json = canonical_json(data)
+        if event.metadata:
+            event_metadata = _metadata({**metadata, **event.metadata})
+            metadata_json = canonical_json(event_metadata)
+        else:
+            event_metadata, metadata_json = shared_metadata, shared_metadata_json
         previous_hash = event_hash(
             key,
             event_id=str(event.event_id),
@@ -154,20 +159,14 @@ def _rows(
             schema_version=event.schema_version,
             data_json=data_json,
             metadata_json=metadata_json,
-            occurred_at=occurred_at,
+            occurred_at=format_datetime(event.occurred_at),
             previous_hash=previous_hash,
         )
         rows.append(
             Row(
-                event.event_id,
-                version,
-                event.event_type,
-                event.schema_version,
-                data_json,
-                metadata_json,
-                event.occurred_at,
-                previous_hash,
-            )
+                event.event_id, version, event.event_type, event.schema_version, data, data_json,
+                dict(event_metadata), metadata_json, event.occurred_at, previous_hash,
+            )  # fmt: skip
         )
     return rows
 
@@ -190,6 +189,43 @@ def append(
     Appending events whose ids are all stored already, with the same content, is a retry:
     it returns the stored events and appends nothing.
     """
+    _check_append(stream_type, stream_id, events, expected_version)
+    recorder = recorder_for(using)
+    key_id, key = current_key()
+    for _attempt in range(_ATTEMPTS):
+        head = _head(recorder, stream_id, stream_type, expected_version)
+        rows = _rows(stream_type, stream_id, events, metadata, head, key)
+        try:
+            if recorder.connection.in_atomic_block:
+                with transaction.atomic(using=using):  # a savepoint
+                    inserted = recorder.insert(stream_type, stream_id, key_id, rows, head)
+            else:
+                inserted = recorder.insert(stream_type, stream_id, key_id, rows, head)
+        except UniqueViolation:
+            stored = _stored_copies(recorder, stream_type, stream_id, events, metadata)
+            if stored is not None:
+                return stored
+            if expected_version != ANY_VERSION:
+                raise _conflict(recorder, stream_id, head.version if head else 0) from None
+            continue
+        if inserted is None:
+            _check_guard_failure(recorder, stream_id, stream_type, head, expected_version)
+            continue
+        recorded = [
+            RecordedEvent(
+                position, event.event_id, stream_type, stream_id, version, event.event_type,
+                event.schema_version, row.data, row.metadata, event.occurred_at, recorded_at, transaction_id,
+            )  # fmt: skip
+            for event, row, (position, version, recorded_at, transaction_id) in zip(events, rows, inserted, strict=True)
+        ]
+        last = rows[-1]
+        transaction.on_commit(lambda: _heads.put(stream_id, last.version, last.hash), using=using)
+        events_appended.send(sender=append, events=recorded, using=using)
+        return recorded
+    raise _conflict(recorder, stream_id, expected_version)
+
+
+def _check_append(stream_type: str, stream_id: UUID, events: Sequence[NewEvent], expected_version: int) -> None:
     if not isinstance(stream_type, str) or not 1 <= len(stream_type) <= 64:
         raise InvalidEvent("stream_type must be 1 to 64 characters")
     if not isinstance(stream_id, UUID):
@@ -202,77 +238,45 @@ def append(
         raise InvalidEvent("expected_version must be NO_STREAM, ANY_VERSION or a version")
     for event in events:
         _check_event(event)
-    if len({event.event_id for event in events}) != len(events):
+    if len(events) > 1 and len({event.event_id for event in events}) != len(events):
         raise InvalidEvent("the events of one append need distinct event ids")
 
-    recorder = recorder_for(using)
-    connection = connections[using]
-    key_id, key = current_key()
-    for _attempt in range(_ANY_VERSION_ATTEMPTS):
-        if expected_version == ANY_VERSION:
-            head = recorder.head(stream_id)
-        elif expected_version == NO_STREAM:
-            head = None
-        else:
-            head = _head_at(recorder, stream_id, stream_type, expected_version)
-        if head is not None and head.stream_type != stream_type:
-            raise StreamTypeMismatch(f"stream {stream_id} holds {head.stream_type!r} events, not {stream_type!r}")
-        expected = head.version if head is not None else 0
-        rows = _rows(stream_type, stream_id, events, metadata, expected, head.hash if head else "", key)
-        try:
-            if connection.in_atomic_block:
-                with transaction.atomic(using=using):  # a savepoint
-                    inserted = recorder.insert(stream_type, stream_id, key_id, rows, head)
-            else:
-                inserted = recorder.insert(stream_type, stream_id, key_id, rows, head)
-        except UniqueViolation:
-            stored = _stored_copies(recorder, stream_type, stream_id, events, metadata)
-            if stored is not None:
-                return stored
-            if expected_version == ANY_VERSION:
-                continue
-            actual = recorder.head(stream_id)
-            raise ConcurrencyError(stream_id, expected, actual.version if actual else 0) from None
-        if inserted is None:
-            # The guard found no event `expected` with the hash we chained to.
-            actual = recorder.head(stream_id)
-            if actual is not None and actual.stream_type != stream_type:
-                raise StreamTypeMismatch(f"stream {stream_id} holds {actual.stream_type!r} events, not {stream_type!r}")
-            if actual is not None and actual.version == expected:
-                if actual.hash == head.hash:  # type: ignore[union-attr]
-                    raise TransactionOrderConflict(stream_id, expected)
-                _heads.forget(stream_id)  # a stale cached hash; read it again
-                continue
-            if expected_version == ANY_VERSION:
-                continue
-            raise ConcurrencyError(stream_id, expected, actual.version if actual else 0)
-        recorded = [
-            RecordedEvent(
-                ins.position,
-                event.event_id,
-                stream_type,
-                stream_id,
-                ins.version,
-                event.event_type,
-                event.schema_version,
-                orjson.loads(row.data_json),
-                orjson.loads(row.metadata_json),
-                event.occurred_at,
-                ins.recorded_at,
-                ins.transaction_id,
-                row.hash,
-            )
-            for event, row, ins in zip(events, rows, inserted, strict=True)
-        ]
-        last = rows[-1]
-        transaction.on_commit(lambda: _heads.put(stream_id, last.version, last.hash), using=using)
-        events_appended.send(sender=append, events=recorded, using=using)
-        return recorded
+
+def _head(recorder: Recorder, stream_id: UUID, stream_type: str, expected_version: int) -> Head | None:
+    """The event to chain the append to: None for a new stream."""
+    if expected_version == NO_STREAM:
+        return None
+    if expected_version == ANY_VERSION:
+        head = recorder.head(stream_id)
+    else:
+        head = _head_at(recorder, stream_id, stream_type, expected_version)
+    if head is not None and head.stream_type != stream_type:
+        raise StreamTypeMismatch(f"stream {stream_id} holds {head.stream_type!r} events, not {stream_type!r}")
+    return head
+
+
+def _conflict(recorder: Recorder, stream_id: UUID, expected: int) -> ConcurrencyError:
     actual = recorder.head(stream_id)
-    raise ConcurrencyError(stream_id, expected_version, actual.version if actual else 0)
+    return ConcurrencyError(stream_id, expected, actual.version if actual else 0)
 
 
-def _head_at(recorder: Any, stream_id: UUID, stream_type: str, version: int) -> Head:
+def _check_guard_failure(
+    recorder: Recorder, stream_id: UUID, stream_type: str, head: Head | None, expected_version: int
+) -> None:
+    """The insert found no event ``head`` to chain to: raise, or return to try again."""
+    assert head is not None  # only appends to an existing stream are guarded
+    actual = recorder.head(stream_id)
+    if actual is not None and actual.stream_type != stream_type:
+        raise StreamTypeMismatch(f"stream {stream_id} holds {actual.stream_type!r} events, not {stream_type!r}")
+    if actual is not None and actual.version == head.version:
+        if actual.hash == head.hash:
+            raise TransactionOrderConflict(stream_id, head.version)
+        _heads.forget(stream_id)  # a stale cached hash: read it again
+    elif expected_version != ANY_VERSION:
+        raise ConcurrencyError(stream_id, head.version, actual.version if actual else 0)
+
+
+def _head_at(recorder: Recorder, stream_id: UUID, stream_type: str, version: int) -> Head:
     """The stream's event ``version`` as the head to chain to; ConcurrencyError if absent."""
     cached = _heads.get(stream_id, version)
     if cached is not None:
@@ -285,7 +289,7 @@ def _head_at(recorder: Any, stream_id: UUID, stream_type: str, version: int) -> 
 
 
 def _stored_copies(
-    recorder: Any,
+    recorder: Recorder,
     stream_type: str,
     stream_id: UUID,
     events: Sequence[NewEvent],
@@ -326,11 +330,15 @@ def read_stream(
     using: str = "default",
 ) -> list[RecordedEvent]:
     """A stream's events in version order, from/to a version or as of a recorded time."""
-    events = recorder_for(using).read_stream(stream_id, from_version, to_version, as_of)
-    if events and to_version is None and as_of is None:
-        last = events[-1]
-        _heads.put(stream_id, last.version, last.hash)
-    return events
+    return recorder_for(using).read_stream(stream_id, from_version, to_version, as_of)
+
+
+def read_payloads(
+    stream_id: UUID, *, from_version: int = 1, to_version: int | None = None, using: str = "default"
+) -> list[Payload]:
+    """A stream's payloads in version order, without metadata or times: the lean read for
+    rebuilding an entity's state, where every microsecond per event counts."""
+    return recorder_for(using).read_payloads(stream_id, from_version, to_version)
 
 
 def stream_version(stream_id: UUID, *, using: str = "default") -> int:

@@ -25,6 +25,9 @@ def test_a_new_stream_starts_at_version_one_and_reads_back_in_order():
     assert [e.version for e in events] == [1, 2, 3]
     assert [e.data["n"] for e in events] == [1, 2, 3]
     assert events == first + second
+    assert store.read_payloads(stream, from_version=2) == [
+        (e.version, e.event_type, e.schema_version, e.data) for e in events[1:]
+    ]
     assert events[0].position < events[1].position < events[2].position
     assert store.stream_version(stream) == 3
 

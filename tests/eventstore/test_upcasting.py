@@ -38,6 +38,7 @@ def test_a_stored_old_payload_is_read_in_its_current_shape(upcasting):
     assert (old.schema_version, old.data) == (3, {"first": "Ada", "last": "Lovelace", "email": None})
     assert (newer.schema_version, newer.data) == (3, {"first": "Ada", "last": "King", "email": None})
     assert [e.data for e in store.read_feed(None).events] == [old.data, newer.data]
+    assert [(p.schema_version, p.data) for p in store.read_payloads(stream)] == [(3, old.data), (3, newer.data)]
 
     stored = Event.objects.get(position=old.position)
     assert (stored.schema_version, stored.data) == (1, {"name": "Ada Lovelace"})

@@ -1,0 +1,241 @@
+"""Workloads for ``manage.py benchmark``: the event store's hot paths, timed.
+
+The same workloads as ``shared/peer-bench`` (the eventsourcing library and raw psycopg on
+the same server), with the same ~200-byte payload, so ratios measured in one sitting mean
+something. Other apps add workloads with ``@workload`` in a ``benchmarks`` module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from time import perf_counter
+from typing import Any
+
+from django.db import connections
+
+from . import store
+from .records import NO_STREAM, NewEvent
+from .serialization import EventRegistry
+
+USER_ID = "6f1c1c8e-3c1b-4c55-9a63-2f4a1d1e7b42"
+META = {"actor": "system", "source": "command-line", "correlation_id": "benchmark"}
+EVENT_TYPE = "OrderLineAdded"
+BARRIER_TIMEOUT = 180
+
+# A workload takes a dict it may keep set-up data in across its runs, and returns one
+# measurement: higher is better for ``_eps``/``_rps``, lower for ``_ms``.
+Workload = Callable[[dict[str, Any]], float]
+WORKLOADS: dict[str, Workload] = {}
+
+
+def workload(name: str) -> Callable[[Workload], Workload]:
+    """Register a workload under the name its figure is reported as."""
+
+    def register(func: Workload) -> Workload:
+        WORKLOADS[name] = func
+        return func
+
+    return register
+
+
+def log(message: str) -> None:
+    print(f"[benchmark] {message}", file=sys.stderr, flush=True)
+
+
+def payload(i: int) -> dict[str, Any]:
+    """~200 bytes of JSON: an order line added, with metadata (as peer-bench writes it)."""
+    return {
+        "sku": f"SKU-{i % 100_000:06d}",
+        "quantity": 1 + i % 5,
+        "unit_price": f"{(i % 9_000) / 100 + 10:.2f}",
+        "currency": "EUR",
+        "metadata": {"user_id": USER_ID, "correlation_id": str(uuid.uuid4())},
+    }
+
+
+def events(n: int, offset: int = 0) -> list[NewEvent]:
+    return [NewEvent(EVENT_TYPE, payload(offset + i)) for i in range(n)]
+
+
+# --- The aggregate the load workloads rebuild ---------------------------------------------
+
+bench_registry = EventRegistry()
+
+
+@bench_registry.event(EVENT_TYPE)
+@dataclasses.dataclass(frozen=True, slots=True)
+class OrderLineAdded:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    currency: str
+    metadata: dict[str, Any]
+
+
+@dataclasses.dataclass
+class BenchOrder:
+    version: int = 0
+    lines: list[tuple[str, int, Decimal]] = dataclasses.field(default_factory=list)
+
+    def apply(self, event: OrderLineAdded) -> None:
+        self.lines.append((event.sku, event.quantity, event.unit_price))
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {"lines": [[sku, quantity, str(price)] for sku, quantity, price in self.lines]}
+
+    @classmethod
+    def from_snapshot(cls, version: int, state: dict[str, Any]) -> BenchOrder:
+        return cls(version, [(sku, quantity, Decimal(price)) for sku, quantity, price in state["lines"]])
+
+
+def load_order(stream_id: uuid.UUID, *, use_snapshot: bool) -> BenchOrder:
+    """Snapshot (if any) plus the events after it, each decoded into its event class."""
+    snapshot = store.load_snapshot(stream_id, state_schema=1) if use_snapshot else None
+    order = BenchOrder.from_snapshot(snapshot.version, snapshot.state) if snapshot else BenchOrder()
+    decode = bench_registry.decode
+    for payload in store.read_payloads(stream_id, from_version=order.version + 1):
+        order.apply(decode(payload.event_type, payload.data))
+        order.version = payload.version
+    return order
+
+
+# --- Workloads ----------------------------------------------------------------------------
+
+
+@workload("append_one_eps")
+def append_one(state: dict[str, Any]) -> float:
+    """2,000 sequential transactions, one event each, each to a new stream."""
+    for event in events(50, 10**6):
+        store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
+    batch = events(2_000)
+    started = perf_counter()
+    for event in batch:
+        store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
+    return len(batch) / (perf_counter() - started)
+
+
+@workload("append_batch_eps")
+def append_batch(state: dict[str, Any]) -> float:
+    """500 transactions of 10 events, each to a new stream."""
+    batches = [events(10, i * 10) for i in range(500)]
+    started = perf_counter()
+    for batch in batches:
+        store.append("order", uuid.uuid4(), batch, expected_version=NO_STREAM, metadata=META)
+    return 5_000 / (perf_counter() - started)
+
+
+def _concurrent_writer(db_name: str, offset: int, start: Any, done: Any) -> None:
+    """One writer process: its own interpreter, Django and connection (never a forked pool)."""
+    try:
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
+        connections["default"].settings_dict["NAME"] = db_name
+        for event in events(10, 10**7 + offset):
+            store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
+        batch = events(500, offset)
+        start.wait(BARRIER_TIMEOUT)
+        for event in batch:
+            store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
+        done.wait(BARRIER_TIMEOUT)
+    except BaseException:
+        start.abort()
+        done.abort()
+        raise
+    finally:
+        connections.close_all()
+
+
+@workload("append_concurrent_eps")
+def append_concurrent(state: dict[str, Any]) -> float:
+    """4 writer processes x 500 one-event transactions, distinct streams."""
+    writers = 4
+    context = mp.get_context("spawn")
+    start, done = context.Barrier(writers + 1), context.Barrier(writers + 1)
+    db_name = connections["default"].settings_dict["NAME"]
+    processes = [
+        context.Process(target=_concurrent_writer, args=(db_name, i * 500, start, done)) for i in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    start.wait(BARRIER_TIMEOUT)
+    started = perf_counter()
+    done.wait(BARRIER_TIMEOUT)
+    elapsed = perf_counter() - started
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError("a writer process failed")
+    return writers * 500 / elapsed
+
+
+@workload("read_all_eps")
+def read_all(state: dict[str, Any]) -> float:
+    """Page through the feed from the start, 1,000 events a page, decoded. The first run
+    appends 20,000 events in 200 streams of 100 (on top of whatever earlier workloads left)."""
+    if "read_all" not in state:
+        for s in range(200):
+            store.append("order", uuid.uuid4(), events(100, s * 100), expected_version=NO_STREAM, metadata=META)
+        state["read_all"] = True
+    _page_through()  # warm-up
+    started = perf_counter()
+    count = _page_through()
+    return count / (perf_counter() - started)
+
+
+def _page_through() -> int:
+    cursor, count = None, 0
+    while True:
+        page = store.read_feed(cursor, limit=1000)
+        count += len(page.events)
+        cursor = page.next_cursor
+        if page.caught_up:
+            if count < 20_000:
+                raise RuntimeError(f"read_all paged through only {count} events")
+            return count
+
+
+def _aggregate_stream(state: dict[str, Any]) -> uuid.UUID:
+    """A 1,000-event stream (written in 10 appends of 100), with a snapshot at 1,000."""
+    if "aggregate" not in state:
+        stream = uuid.uuid4()
+        for i in range(10):
+            store.append("order", stream, events(100, i * 100), expected_version=i * 100, metadata=META)
+        order = load_order(stream, use_snapshot=False)
+        store.save_snapshot("order", stream, version=order.version, state=order.to_snapshot(), state_schema=1)
+        state["aggregate"] = stream
+    return state["aggregate"]
+
+
+def _median_load_ms(state: dict[str, Any], use_snapshot: bool) -> float:
+    stream = _aggregate_stream(state)
+    for _ in range(3):
+        load_order(stream, use_snapshot=use_snapshot)
+    times = []
+    for _ in range(20):
+        started = perf_counter()
+        order = load_order(stream, use_snapshot=use_snapshot)
+        times.append(perf_counter() - started)
+        if order.version != 1000 or len(order.lines) != 1000:
+            raise RuntimeError("the aggregate did not load completely")
+    return statistics.median(times) * 1000
+
+
+@workload("load_aggregate_1000_ms")
+def load_aggregate(state: dict[str, Any]) -> float:
+    """Median of 20 loads of a 1,000-event stream, every event decoded and applied."""
+    return _median_load_ms(state, use_snapshot=False)
+
+
+@workload("load_aggregate_1000_snapshot_ms")
+def load_aggregate_snapshot(state: dict[str, Any]) -> float:
+    """The same load, starting from a snapshot at version 1,000."""
+    return _median_load_ms(state, use_snapshot=True)

@@ -1,0 +1,78 @@
+"""Measure Chronicle's hot paths on a throwaway database of the configured engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.utils.module_loading import autodiscover_modules
+
+from eventstore.benchmark import WORKLOADS, log
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a throwaway database like the test runner does, migrate it, run each workload "
+        "three times, drop it, and print the medians (one JSON object on the last line with --json)."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--json", action="store_true", help="print only the JSON object")
+        parser.add_argument("--runs", type=int, default=3)
+        parser.add_argument("--only", nargs="+", metavar="WORKLOAD", help="run only these workloads")
+
+    def handle(self, *args: Any, json: bool, runs: int, only: list[str] | None, **options: Any) -> None:
+        autodiscover_modules("benchmarks")
+        unknown = sorted(set(only or []) - set(WORKLOADS))
+        if unknown:
+            raise CommandError(f"unknown workload {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+        if runs < 1:
+            raise CommandError("--runs must be at least 1")
+        selected = [name for name in WORKLOADS if not only or name in only]
+        results = self._measure(selected, runs)
+        if not json:
+            width = max(map(len, results))
+            for name, value in results.items():
+                self.stdout.write(f"{name.ljust(width)}  {value}")
+        self.stdout.write(_json_line(results))
+
+    def _measure(self, selected: list[str], runs: int) -> dict[str, Any]:
+        connection = connections["default"]
+        old_name = connection.settings_dict["NAME"]
+        bench_name = f"chronicle_bench_{os.getpid()}"
+        if connection.vendor == "sqlite":
+            bench_name = f"/tmp/{bench_name}.sqlite3"
+        connection.settings_dict["TEST"] = {**connection.settings_dict.get("TEST", {}), "NAME": bench_name}
+        log(f"creating {bench_name} on {connection.vendor}")
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        results: dict[str, Any] = {"engine": _engine(connection)}
+        try:
+            state: dict[str, Any] = {}
+            for name in selected:
+                values = []
+                for run in range(1, runs + 1):
+                    values.append(WORKLOADS[name](state))
+                    log(f"{name} run {run}: {values[-1]:.3f}")
+                results[name] = round(statistics.median(values), 3 if name.endswith("_ms") else 1)
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        results.update({"runs": runs, "python": platform.python_version(), "cpus": os.cpu_count()})
+        return results
+
+
+def _engine(connection: Any) -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0]}"
+        cursor.execute("SELECT sqlite_version()")
+        return f"SQLite {cursor.fetchone()[0]}"
+
+
+def _json_line(results: dict[str, Any]) -> str:
+    return json.dumps(results)

@@ -1,0 +1,30 @@
+"""The benchmark command runs on a throwaway database and ends with one JSON line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "benchmark", *args],
+        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_prints_the_medians_as_json_on_its_last_line():
+    result = run("--json", "--runs", "1", "--only", "load_aggregate_1000_ms", "load_aggregate_1000_snapshot_ms")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["load_aggregate_1000_ms"] > figures["load_aggregate_1000_snapshot_ms"] > 0
+    assert figures["runs"] == 1 and "engine" in figures
+
+
+def test_an_unknown_workload_is_refused_with_the_valid_names():
+    result = run("--only", "warp_speed")
+    assert result.returncode != 0
+    assert "unknown workload warp_speed; choose from append_one_eps" in result.stderr
