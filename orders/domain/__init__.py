@@ -6,6 +6,8 @@ where the events register their type names.
 
 from __future__ import annotations
 
+from typing import Final
+
 from .exceptions import (
     AddressInvalid,
     AdjustmentZero,
@@ -125,6 +127,19 @@ from .commands import (
     SetShippingAddress,
     ShipOrder,
 )
+from .aggregate import (
+    Aggregate,
+    Snapshot,
+    applies,
+)
+from .customer import (
+    Customer,
+)
+from .product import (
+    Product,
+)
+
+STREAM_TYPES: Final[dict[str, type[Aggregate]]] = {cls.STREAM_TYPE: cls for cls in (Customer, Product)}
 
 __all__ = [
     "ALL_COMMANDS",
@@ -134,6 +149,7 @@ __all__ = [
     "AddressInvalid",
     "AdjustStock",
     "AdjustmentZero",
+    "Aggregate",
     "AlreadyCreated",
     "AlreadyRegistered",
     "AmountInvalid",
@@ -149,6 +165,7 @@ __all__ = [
     "CreateProduct",
     "CurrencyInvalid",
     "CurrencyMismatch",
+    "Customer",
     "CustomerAddressChanged",
     "CustomerEmailChanged",
     "CustomerRegistered",
@@ -195,6 +212,7 @@ __all__ = [
     "PaymentExceedsBalance",
     "PaymentRecorded",
     "PlaceOrder",
+    "Product",
     "ProductCreated",
     "ProductDiscontinued",
     "ProductIsDiscontinued",
@@ -213,12 +231,14 @@ __all__ = [
     "ReleaseStock",
     "RemoveOrderLine",
     "ReserveStock",
+    "STREAM_TYPES",
     "SetShippingAddress",
     "ShipOrder",
     "ShipmentDetailsInvalid",
     "ShippingAddressMissing",
     "SkuInvalid",
     "SkuTaken",
+    "Snapshot",
     "StockAdjusted",
     "StockBelowReserved",
     "StockReceived",
@@ -227,6 +247,7 @@ __all__ = [
     "StockReserved",
     "address_from_json",
     "address_to_json",
+    "applies",
     "check_positive",
     "check_same_currency",
     "clean_adjustment",

@@ -1,14 +1,39 @@
-"""Helpers and sample values for the domain's tests."""
+"""Given past events, when a command, then new events or a refusal: helpers and sample facts.
+
+    product = given(Product, MUG_CREATED)
+    product.receive_stock(5)
+    assert product.pending == [StockReceived(quantity=5)]
+
+    with refused(product, "insufficient_stock"):
+        product.reserve(ORDER_ID, 6)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import TypeVar
+from uuid import uuid4
 
 import pytest
 
-from orders.domain import Address, DomainError, Money
+from orders.domain import (
+    Address,
+    Aggregate,
+    CustomerRegistered,
+    DomainError,
+    DomainEvent,
+    Money,
+    ProductCreated,
+)
+
+A = TypeVar("A", bound=Aggregate)
+
+
+def given(aggregate_type: type[A], *events: DomainEvent) -> A:
+    """An aggregate whose stream already holds ``events``."""
+    return aggregate_type.replay(uuid4(), events)
 
 
 @contextmanager
@@ -17,6 +42,20 @@ def raises_code(code: str) -> Iterator[pytest.ExceptionInfo[DomainError]]:
     with pytest.raises(DomainError) as caught:
         yield caught
     assert caught.value.code == code, f"refused with {caught.value.code!r}, not {code!r}"
+
+
+@contextmanager
+def refused(aggregate: Aggregate, code: str) -> Iterator[pytest.ExceptionInfo[DomainError]]:
+    """The block raises the DomainError ``code`` and leaves no event and no change behind."""
+    pending, version, state = list(aggregate.pending), aggregate.version, _state(aggregate)
+    with raises_code(code) as caught:
+        yield caught
+    after = (aggregate.pending, aggregate.version, _state(aggregate))
+    assert after == (pending, version, state), "a refusal recorded or changed something"
+
+
+def _state(aggregate: Aggregate) -> dict[str, object] | None:
+    return aggregate.state_dict() if aggregate.exists else None
 
 
 def eur(amount: str) -> Money:
@@ -29,3 +68,17 @@ def usd(amount: str) -> Money:
 
 HOME = Address(line1="Keizersgracht 1", line2="", postal_code="1015 AA", city="Amsterdam", country="NL")
 OFFICE = Address(line1="Rue de Rivoli 2", line2="3e étage", postal_code="75001", city="Paris", country="FR")
+
+CUSTOMER_ID = uuid4()
+MUG_ID = uuid4()
+CAP_ID = uuid4()
+ORDER_ID = uuid4()
+OTHER_ORDER_ID = uuid4()
+
+# --- Customers ------------------------------------------------------------------------------
+
+REGISTERED = CustomerRegistered(name="Ada Lovelace", email="Ada@Example.com", shipping_address=HOME)
+
+# --- Products -------------------------------------------------------------------------------
+
+MUG_CREATED = ProductCreated(sku="MUG-1", name="Mug", price=Decimal("12.50"), currency="EUR")
