@@ -138,8 +138,12 @@ from .customer import (
 from .product import (
     Product,
 )
+from .order import (
+    Order,
+    OrderLine,
+)
 
-STREAM_TYPES: Final[dict[str, type[Aggregate]]] = {cls.STREAM_TYPE: cls for cls in (Customer, Product)}
+STREAM_TYPES: Final[dict[str, type[Aggregate]]] = {cls.STREAM_TYPE: cls for cls in (Customer, Product, Order)}
 
 __all__ = [
     "ALL_COMMANDS",
@@ -185,6 +189,7 @@ __all__ = [
     "Money",
     "NameInvalid",
     "NothingToRefund",
+    "Order",
     "OrderAlreadyShipped",
     "OrderCancelled",
     "OrderClosed",
@@ -192,6 +197,7 @@ __all__ = [
     "OrderCreated",
     "OrderDelivered",
     "OrderEmpty",
+    "OrderLine",
     "OrderLineAdded",
     "OrderLineQuantityChanged",
     "OrderLineRemoved",

@@ -1,11 +1,11 @@
 """Given past events, when a command, then new events or a refusal: helpers and sample facts.
 
-    product = given(Product, MUG_CREATED)
-    product.receive_stock(5)
-    assert product.pending == [StockReceived(quantity=5)]
+    order = given(Order, *PLACED)
+    order.confirm()
+    assert order.pending == [OrderConfirmed()]
 
-    with refused(product, "insufficient_stock"):
-        product.reserve(ORDER_ID, 6)
+    with refused(order, "order_not_draft"):
+        order.place()
 """
 
 from __future__ import annotations
@@ -25,6 +25,17 @@ from orders.domain import (
     DomainError,
     DomainEvent,
     Money,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderLineAdded,
+    OrderPaid,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    OrderStatus,
+    PaymentRecorded,
     ProductCreated,
 )
 
@@ -82,3 +93,35 @@ REGISTERED = CustomerRegistered(name="Ada Lovelace", email="Ada@Example.com", sh
 # --- Products -------------------------------------------------------------------------------
 
 MUG_CREATED = ProductCreated(sku="MUG-1", name="Mug", price=Decimal("12.50"), currency="EUR")
+
+# --- Orders, one history per status ---------------------------------------------------------
+
+DRAFT = (
+    OrderCreated(number="CH-0001", customer_id=CUSTOMER_ID, currency="EUR", shipping_address=HOME),
+    OrderLineAdded(product_id=MUG_ID, sku="MUG-1", quantity=2, unit_price=Decimal("12.50")),
+)
+PLACED = (*DRAFT, OrderPlaced(total=Decimal("25.00")))
+CONFIRMED = (*PLACED, OrderConfirmed())
+REJECTED = (*PLACED, OrderRejected(reason="Out of stock."))
+PAID = (
+    *CONFIRMED,
+    PaymentRecorded(amount=Decimal("25.00"), method="card", reference="psp-1"),
+    OrderPaid(amount_paid=Decimal("25.00")),
+)
+SHIPPED = (*PAID, OrderShipped(carrier="PostNL", tracking_number="3SABC123"))
+DELIVERED = (*SHIPPED, OrderDelivered())
+CANCELLED = (
+    *CONFIRMED,
+    OrderCancelled(reason="Customer changed their mind.", previous_status=OrderStatus.CONFIRMED),
+)
+
+HISTORIES: dict[OrderStatus, tuple[DomainEvent, ...]] = {
+    OrderStatus.DRAFT: DRAFT,
+    OrderStatus.PLACED: PLACED,
+    OrderStatus.CONFIRMED: CONFIRMED,
+    OrderStatus.REJECTED: REJECTED,
+    OrderStatus.PAID: PAID,
+    OrderStatus.SHIPPED: SHIPPED,
+    OrderStatus.DELIVERED: DELIVERED,
+    OrderStatus.CANCELLED: CANCELLED,
+}
