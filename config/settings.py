@@ -201,6 +201,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "seal-event-log": {"task": "eventstore.seal", "schedule": env_int("SEAL_INTERVAL_SECONDS", 3600)},
+}
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 
