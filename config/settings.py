@@ -188,6 +188,15 @@ for entry in env_list("EVENT_SIGNING_OLD_KEYS", []):
         raise ImproperlyConfigured("EVENT_SIGNING_OLD_KEYS entries must look like 'key_id:secret'")
     EVENT_SIGNING_KEYS.setdefault(key_id, key)
 
+# --- Commands ---------------------------------------------------------------------------
+
+# Snapshot an aggregate each time its stream passes a multiple of this many events.
+SNAPSHOT_EVERY = env_int("SNAPSHOT_EVERY", 100)
+# How long a command's idempotency key is remembered.
+IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24)
+# How long a duplicate waits for the first request with its key before "in progress".
+IDEMPOTENCY_WAIT_MS = env_int("IDEMPOTENCY_WAIT_MS", 5000)
+
 # --- Celery -----------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", env("REDIS_URL"))

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = "Shop"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .permissions import ensure_groups
+
+        # After auth has created the permissions (it connects first, being listed first).
+        post_migrate.connect(ensure_groups, dispatch_uid="chronicle_ensure_groups")

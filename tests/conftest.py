@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -45,10 +46,17 @@ def _execute_sql_flush_with_purge(self: BaseDatabaseOperations, sql_list: list[s
 BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_with_purge  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Tests create many users; real password hashing would dominate their run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if connection.vendor == "postgresql":
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (the embedded default is SQLite)")
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        marker = item.get_closest_marker("postgres")
+        if marker is not None:
+            why = marker.kwargs.get("reason", "it exercises PostgreSQL behaviour")
+            item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL ({why}): set DATABASE_URL"))

@@ -1,0 +1,147 @@
+"""The command bus: the one place where a command is authorised, made idempotent, run in a
+transaction of its own and retried on conflicts.
+
+``dispatch(command, context)`` checks permission before anything is loaded, then runs the
+command's handler in ``transaction.atomic()``. A ``ConcurrencyError`` re-runs the whole
+unit (idempotency check, load, decide, append, claims, idempotency record) a bounded number
+of times, unless the caller pinned the version it saw (``expected_version``), in which case
+it is reported as a ``VersionConflict`` with the current version.
+
+With an ``idempotency_key``, the first outcome (success or domain refusal) is stored in the
+same transaction as the events and replayed for the same key and command; the same key
+with a different command is refused. Two concurrent duplicates meet at a unique index: one
+wins, the other is rolled back and gets the stored outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import time
+from typing import Any
+from uuid import UUID, uuid4
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
+from eventstore.serialization import canonical_json, to_json_value
+
+from .context import CommandContext
+from .domain import DomainError
+from .domain.commands import Command
+from .errors import Busy, IdempotencyInProgress, IdempotencyKeyReused, VersionConflict
+from .handlers import HANDLERS
+from .models import IdempotencyRecord
+from .permissions import authorize
+from .repository import CommandResult, UnitOfWork
+
+MAX_ATTEMPTS = 10
+
+
+def _back_off(attempt: int) -> None:
+    """Jittered exponential back-off (1 ms, 2 ms, 4 ms... up to 100 ms) so writers that
+    collided do not collide again in lockstep."""
+    time.sleep(random.uniform(0, min(0.1, 0.001 * 2**attempt)))
+
+
+class StoredRefusal(DomainError):
+    """A domain refusal replayed from an idempotency record, with its original code."""
+
+    def __init__(self, code: str, message: str, fields: dict[str, str]) -> None:
+        super().__init__(message, fields=fields)
+        self.code = code  # type: ignore[misc]
+
+
+class _LostRace(Exception):
+    """A concurrent duplicate stored its outcome first; the next attempt replays it."""
+
+
+def dispatch(command: Command, context: CommandContext, *, command_id: UUID | None = None) -> CommandResult:
+    handler = HANDLERS[type(command)]
+    authorize(context, type(command))
+    if connection.in_atomic_block:
+        raise RuntimeError("commands commit in a transaction of their own: do not dispatch inside atomic()")
+    command_id = command_id or uuid4()
+    key = _Key(command, context) if command.idempotency_key else None
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            _back_off(attempt)
+        try:
+            with transaction.atomic():
+                if key and (stored := key.lookup()):
+                    return stored
+                uow = UnitOfWork(context, command_id, command.occurred_at)
+                result = handler(command, uow)
+                if key:
+                    key.store({"result": result.to_json()})
+                return result
+        except (_LostRace, TransactionOrderConflict):
+            continue
+        except ConcurrencyError as exc:
+            if command.expected_version is not None:
+                raise VersionConflict(exc.actual_version, command.expected_version) from None
+            continue
+        except DomainError as refusal:
+            if key:
+                key.store_refusal(refusal)
+            raise
+    raise Busy()
+
+
+class _Key:
+    """An idempotency key in its scope (actor, command name, key) with the command's
+    fingerprint (its canonical JSON without the key)."""
+
+    def __init__(self, command: Command, context: CommandContext) -> None:
+        name = type(command).__name__
+        self.scope = f"{context.actor}:{name}:{command.idempotency_key}"
+        fields = {f: getattr(command, f) for f in command.__dataclass_fields__ if f != "idempotency_key"}
+        text = canonical_json(to_json_value({"command": name, **fields}))
+        self.fingerprint = hashlib.sha256(text.encode()).hexdigest()
+
+    def lookup(self) -> CommandResult | None:
+        """The stored outcome: a result to return, or a refusal raised again."""
+        record = IdempotencyRecord.objects.filter(scope=self.scope).first()
+        if record is None:
+            return None
+        if record.expires_at <= timezone.now():
+            record.delete()
+            return None
+        if record.fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused()
+        if "error" in record.outcome:
+            error = record.outcome["error"]
+            raise StoredRefusal(error["code"], error["message"], error["fields"])
+        return CommandResult.from_json(record.outcome["result"])
+
+    def store(self, outcome: dict[str, Any]) -> None:
+        """Write the outcome in the current transaction; a duplicate that got there first
+        makes this attempt roll back (``_LostRace``) and the next one replay its outcome."""
+        expires = timezone.now() + dt.timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.IDEMPOTENCY_WAIT_MS}ms"])
+                IdempotencyRecord.objects.create(
+                    scope=self.scope, fingerprint=self.fingerprint, outcome=outcome, expires_at=expires
+                )
+        except IntegrityError:
+            raise _LostRace() from None
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+                raise IdempotencyInProgress() from None
+            raise
+
+    def store_refusal(self, refusal: DomainError) -> None:
+        outcome = {"error": {"code": refusal.code, "message": refusal.message, "fields": refusal.fields}}
+        try:
+            with transaction.atomic():
+                if IdempotencyRecord.objects.filter(scope=self.scope).exists():
+                    return  # replayed, or a duplicate stored its outcome first
+                self.store(outcome)
+        except _LostRace:
+            pass

@@ -1,0 +1,54 @@
+"""Who issues a command, from where, and as part of what: the metadata of its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import uuid4
+
+from eventstore.records import SOURCES
+
+
+def new_correlation_id() -> str:
+    return uuid4().hex
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """``actor`` is a user id or ``system``; ``user`` (a Django user) is checked for
+    permissions, and a context without one is a trusted system caller (process managers,
+    demo data, operators' command-line tools)."""
+
+    actor: str
+    source: str
+    correlation_id: str = field(default_factory=new_correlation_id)
+    causation_id: str | None = None
+    user: Any = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(sorted(SOURCES))}")
+
+    @classmethod
+    def for_user(cls, user: Any, *, source: str, correlation_id: str | None = None) -> CommandContext:
+        return cls(
+            actor=str(user.pk), source=source, correlation_id=correlation_id or new_correlation_id(), user=user
+        )
+
+    @classmethod
+    def system(
+        cls, *, source: str = "system", correlation_id: str | None = None, causation_id: str | None = None
+    ) -> CommandContext:
+        return cls(
+            actor="system",
+            source=source,
+            correlation_id=correlation_id or new_correlation_id(),
+            causation_id=causation_id,
+        )
+
+    def caused_by(self, causation_id: str) -> CommandContext:
+        return replace(self, causation_id=causation_id)
+
+    @property
+    def is_system(self) -> bool:
+        return self.user is None

@@ -1,0 +1,70 @@
+"""Write-side tables beside the event log: idempotency records, uniqueness claims, order
+numbers, and the permissions to issue commands. None of them is a source of truth about
+the shop; claims and numbers can be rebuilt from the log."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .domain.commands import ALL_COMMANDS
+
+
+def command_codename(command: type) -> str:
+    """``RegisterCustomer`` -> ``register_customer``: the permission to issue it."""
+    name = command.__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class IdempotencyRecord(models.Model):
+    """The first outcome of a command sent with an idempotency key, replayed on retries."""
+
+    # actor + command name + key, e.g. "42:RegisterCustomer:7f3c...".
+    scope = models.CharField(max_length=400, unique=True)
+    # SHA-256 of the command's canonical JSON (without its key).
+    fingerprint = models.CharField(max_length=64)
+    # {"result": {...}} for a success, {"error": {"code", "message", "fields"}} for a refusal.
+    outcome = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # After this the key may be used again.
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "chronicle_idempotency"
+
+
+class UniqueClaim(models.Model):
+    """A value that must be unique across streams (a SKU, an e-mail), claimed by one stream
+    in the same transaction that appends the event introducing it."""
+
+    # "sku" or "email".
+    kind = models.CharField(max_length=16)
+    # The normalised value: SKU upper-cased, e-mail case-folded.
+    value = models.CharField(max_length=320)
+    # The stream that holds it.
+    owner_id = models.UUIDField()
+
+    class Meta:
+        db_table = "chronicle_unique_claim"
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="chronicle_claim_uniq")]
+        indexes = [models.Index(fields=["owner_id"], name="chronicle_claim_owner_idx")]
+
+
+class OrderNumberCounter(models.Model):
+    """SQLite's stand-in for PostgreSQL's ``chronicle_order_number`` sequence."""
+
+    id = models.BigAutoField(primary_key=True)
+
+    class Meta:
+        db_table = "chronicle_order_number_counter"
+
+
+class Command(models.Model):
+    """Not a table: the holder of one permission per command, plus ``view_history``."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_history", "Can view event history, past states and the event log"),
+            *[(command_codename(c), f"Can issue {c.__name__}") for c in ALL_COMMANDS],
+        ]

@@ -1,0 +1,55 @@
+"""Who may issue which command, decided here so the admin and the API cannot disagree.
+
+Two groups, created (and kept up to date) after every migration: **Operators** may issue
+every command and read everything; **Auditors** may read everything (read models, the
+event log, histories and past states) and issue nothing. Superusers may do everything.
+Trusted system callers (process managers, demo data) carry no user and are not checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+from .context import CommandContext
+from .domain.commands import ALL_COMMANDS
+from .errors import NotPermitted
+from .models import command_codename
+
+OPERATORS = "Operators"
+AUDITORS = "Auditors"
+READ_APPS = ("eventstore", "orders", "projections")
+
+
+def command_permission(command_type: type) -> str:
+    return f"orders.{command_codename(command_type)}"
+
+
+def may_issue(user: Any, command_type: type) -> bool:
+    return bool(user and user.is_active and user.has_perm(command_permission(command_type)))
+
+
+def may_read_history(user: Any) -> bool:
+    return bool(user and user.is_active and user.has_perm("orders.view_history"))
+
+
+def authorize(context: CommandContext, command_type: type) -> None:
+    """Raise NotPermitted unless the context may issue this command. Checked before
+    anything is loaded, so a refusal reveals nothing about the target."""
+    if context.is_system:
+        return
+    if not may_issue(context.user, command_type):
+        raise NotPermitted(f"You may not issue {command_type.__name__}.")
+
+
+def ensure_groups(**kwargs: Any) -> None:
+    """post_migrate: (re)create both groups with the permissions that exist now."""
+    readable = Permission.objects.filter(content_type__app_label__in=READ_APPS, codename__startswith="view_")
+    commands = Permission.objects.filter(
+        content_type__app_label="orders", codename__in=[command_codename(c) for c in ALL_COMMANDS]
+    )
+    auditors, _ = Group.objects.get_or_create(name=AUDITORS)
+    auditors.permissions.set(readable)
+    operators, _ = Group.objects.get_or_create(name=OPERATORS)
+    operators.permissions.set([*readable, *commands])
