@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.db import connections, transaction
-from django.db.models import F, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from . import cursor as feed_cursor
@@ -106,12 +106,12 @@ def _digest(heads: Iterator[StreamHead]) -> tuple[str, int]:
     return digest.hexdigest(), count
 
 
-def _seal_heads(seal_id: int, using: str) -> Iterator[StreamHead]:
+def _heads_by_stream(heads: QuerySet[SealHead]) -> Iterator[StreamHead]:
+    """The heads in stream id order, a page at a time (keyset pagination)."""
     after = UUID(int=0)
     while True:
         page = list(
-            SealHead.objects.using(using)
-            .filter(seal_id=seal_id, stream_id__gt=after)
+            heads.filter(stream_id__gt=after)
             .order_by("stream_id")
             .values_list("stream_id", "stream_type", "version", "hash")[:PAGE_SIZE]
         )
@@ -119,24 +119,16 @@ def _seal_heads(seal_id: int, using: str) -> Iterator[StreamHead]:
         if len(page) < PAGE_SIZE:
             return
         after = page[-1][0]
+
+
+def _seal_heads(seal_id: int, using: str) -> Iterator[StreamHead]:
+    return _heads_by_stream(SealHead.objects.using(using).filter(seal_id=seal_id))
 
 
 def _latest_sealed_heads(using: str) -> Iterator[StreamHead]:
     """Each sealed stream's head from the newest seal that lists it, by stream id."""
-    after = UUID(int=0)
-    while True:
-        page = list(
-            SealHead.objects.using(using)
-            .filter(stream_id__gt=after)
-            .annotate(rank=Window(RowNumber(), partition_by=[F("stream_id")], order_by=F("seal_id").desc()))
-            .filter(rank=1)
-            .order_by("stream_id")
-            .values_list("stream_id", "stream_type", "version", "hash")[:PAGE_SIZE]
-        )
-        yield from (StreamHead(*row) for row in page)
-        if len(page) < PAGE_SIZE:
-            return
-        after = page[-1][0]
+    newest_first = Window(RowNumber(), partition_by=[F("stream_id")], order_by=F("seal_id").desc())
+    return _heads_by_stream(SealHead.objects.using(using).annotate(rank=newest_first).filter(rank=1))
 
 
 def _lock_seals(using: str) -> None:

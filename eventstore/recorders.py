@@ -174,7 +174,18 @@ class Recorder:
         with _collector_paused():
             return _payloads(self._fetchall(self._sql(sql + " ORDER BY version"), params))
 
+    def version_at(self, stream_id: UUID, as_of: dt.datetime) -> int:
+        """The stream's version as of a recorded time (versions are recorded in order)."""
+        rows = self._fetchall(
+            self._sql("SELECT MAX(version) FROM chronicle_event WHERE stream_id = %s AND recorded_at <= %s"),
+            [self._uuid(stream_id), self._time(as_of)],
+        )
+        return rows[0][0] or 0
+
     def _uuid(self, value: UUID) -> Any:
+        return value
+
+    def _time(self, value: dt.datetime) -> Any:
         return value
 
     def _sql(self, sql: str) -> str:
@@ -430,6 +441,9 @@ class SqliteRecorder(Recorder):
 
     def _uuid(self, value: UUID) -> Any:
         return value.hex
+
+    def _time(self, value: dt.datetime) -> Any:
+        return _sqlite_time(value)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?")

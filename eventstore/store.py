@@ -341,9 +341,12 @@ def read_payloads(
     return recorder_for(using).read_payloads(stream_id, from_version, to_version)
 
 
-def stream_version(stream_id: UUID, *, using: str = "default") -> int:
-    """The stream's current version; 0 if it has no events."""
-    head = recorder_for(using).head(stream_id)
+def stream_version(stream_id: UUID, *, as_of: dt.datetime | None = None, using: str = "default") -> int:
+    """The stream's version now, or as of a recorded time; 0 if it had no events yet."""
+    recorder = recorder_for(using)
+    if as_of is not None:
+        return recorder.version_at(stream_id, as_of)
+    head = recorder.head(stream_id)
     return head.version if head else 0
 
 

@@ -88,6 +88,10 @@ class Aggregate(ABC):
         if self.exists:
             raise self.ALREADY_EXISTS(kind=self.STREAM_TYPE, id=self.id)
 
+    def apply(self, event: DomainEvent) -> None:
+        """Apply one stored event, as replay does (time travel walks events one by one)."""
+        self._apply(event)
+
     def _record(self, event: DomainEvent) -> None:
         self._apply(event)
         self.pending.append(event)
