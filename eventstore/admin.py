@@ -346,6 +346,7 @@ class EventAdmin(admin.ModelAdmin):
             at=at_text,
             bad_moment=bool(at_text) and at is None,
             changes_since=history.diff(then.state, now.state),
+            state_fields=history.fields(then.state),
             state_json=json.dumps(then.state, indent=2, ensure_ascii=False),
         )
         return TemplateResponse(request, "admin/chronicle/state.html", context)

@@ -109,9 +109,14 @@ def history(kind: str, stream_id: UUID, *, after_version: int = 0, limit: int = 
     return entries
 
 
+def fields(state: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """A state as (dotted path, value) pairs, the way ``diff`` names them."""
+    return list(_flatten(state or {}))
+
+
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Change]:
     """Field-level differences between two states, as dotted paths (``lines[SKU-1].quantity``)."""
-    old, new = dict(_flatten(before or {})), dict(_flatten(after or {}))
+    old, new = dict(fields(before)), dict(fields(after))
     return [
         Change(path, old.get(path), new.get(path))
         for path in sorted(old.keys() | new.keys())
