@@ -8,7 +8,11 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from eventstore.backup import log_restored
+
+        from .maintenance import after_restore
         from .permissions import ensure_groups
 
         # After auth has created the permissions (it connects first, being listed first).
         post_migrate.connect(ensure_groups, dispatch_uid="chronicle_ensure_groups")
+        log_restored.connect(after_restore, dispatch_uid="chronicle_orders_after_restore")

@@ -1,0 +1,104 @@
+"""Export the log to a file and restore it: kept as it was, refused when it does not verify."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from eventstore import integrity, store
+from eventstore.backup import RestoreRefused, import_events, verify_file
+from eventstore.exceptions import CursorExpired
+from eventstore.models import Event, LogIdentity, Seal
+from orders.domain import commands as c
+from orders.models import UniqueClaim
+from tests.conftest import purge_allowed
+from tests.factories import customer, order, product, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STORED = ("position", "event_id", "stream_type", "stream_id", "version", "event_type", "schema_version",
+          "data", "metadata", "occurred_at", "recorded_at", "key_id", "hash")  # fmt: skip
+
+
+def export(path: Path) -> Path:
+    with path.open("w") as out:
+        call_command("export_events", stdout=out, stderr=io.StringIO())
+    return path
+
+
+def empty_the_log() -> None:
+    """What a new database looks like (the test suite's bypass; nothing else may do this)."""
+    with purge_allowed(connection), connection.cursor() as cursor:
+        for table in ("chronicle_seal_head", "chronicle_seal", "chronicle_event", "chronicle_unique_claim"):
+            cursor.execute(f"DELETE FROM {table}")
+
+
+def some_history():
+    pid = product(sku="MUG-1", stock=5)
+    oid = order(customer(email="ada@example.com"), [(pid, 2)])
+    run(c.PlaceOrder(oid))
+    return pid, oid
+
+
+def test_a_restored_log_is_the_exported_log(tmp_path):
+    some_history()
+    before = list(Event.objects.order_by("position").values_list(*STORED))
+    old_cursor = store.read_feed(None, limit=2).next_cursor
+    old_epoch = LogIdentity.objects.get().epoch
+    path = export(tmp_path / "events.jsonl")
+
+    empty_the_log()
+    out = io.StringIO()
+    call_command("import_events", str(path), stdout=out, stderr=io.StringIO())
+
+    assert "Restored 6 events" in out.getvalue()
+    assert list(Event.objects.order_by("position").values_list(*STORED)) == before
+    assert integrity.verify().ok and Seal.objects.count() == 1
+    assert LogIdentity.objects.get().epoch != old_epoch
+    with pytest.raises(CursorExpired):
+        store.read_feed(old_cursor)
+    assert set(UniqueClaim.objects.values_list("kind", "value")) == {("sku", "MUG-1"), ("email", "ada@example.com")}
+
+    later = product()
+    feed = [event for event, _ in store.iter_feed()]
+    assert [e.stream_id for e in feed][-1] == later and len(feed) == 7
+    assert feed[-1].position > before[-1][0]
+    numbers = [row[7]["number"] for row in before if row[5] == "OrderCreated"]
+    assert store.read_stream(order())[0].data["number"] > max(numbers)
+
+
+def rewrite(path: Path, change) -> Path:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in change(lines)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda lines: lines[:-1], "no seal"),
+        (lambda lines: lines[:-2] + lines[-1:], "seal does not match"),
+        (lambda lines: [lines[0], *lines[2:]], "version 2 follows version 0"),
+        (lambda lines: [{**line, "data": {"sku": "FORGED"}} if line.get("version") == 1 else line for line in lines], "does not verify"),
+        (lambda lines: [{"format": "other"}, *lines[1:]], "not a chronicle-events"),
+        (lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "signature": "0" * 64}}], "seal does not match"),
+    ],
+)
+def test_a_file_that_does_not_verify_is_refused_and_nothing_is_written(tmp_path, damage, reason):
+    some_history()
+    path = rewrite(export(tmp_path / "events.jsonl"), damage)
+    empty_the_log()
+    with pytest.raises(CommandError, match=f"refused, nothing was written: .*{reason}"):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert not Event.objects.exists()
+
+
+def test_restoring_into_a_log_that_is_not_empty_is_refused(tmp_path):
+    some_history()
+    path = export(tmp_path / "events.jsonl")
+    with pytest.raises(RestoreRefused, match="not empty"):
+        import_events(path, progress=io.StringIO())
+    assert verify_file(path) == 6
