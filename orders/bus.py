@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import random
 import time
 from typing import Any
@@ -26,19 +27,21 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from config import observability
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
 from eventstore.serialization import canonical_json, to_json_value
 
 from .context import CommandContext
 from .domain import DomainError
 from .domain.commands import Command
-from .errors import Busy, IdempotencyInProgress, IdempotencyKeyReused, VersionConflict
+from .errors import Busy, CommandRefused, IdempotencyInProgress, IdempotencyKeyReused, VersionConflict
 from .handlers import HANDLERS
 from .models import IdempotencyRecord
 from .permissions import authorize
 from .repository import CommandResult, UnitOfWork
 
 MAX_ATTEMPTS = 10
+log = logging.getLogger("chronicle.commands")
 
 
 def _back_off(attempt: int) -> None:
@@ -60,11 +63,23 @@ class _LostRace(Exception):
 
 
 def dispatch(command: Command, context: CommandContext, *, command_id: UUID | None = None) -> CommandResult:
+    name = type(command).__name__
+    with observability.bound(correlation_id=context.correlation_id, actor=context.actor, command=name):
+        started = time.perf_counter()
+        try:
+            result = _dispatch(command, context, command_id or uuid4())
+        except (DomainError, CommandRefused) as refusal:
+            log.info("%s refused: %s (%s)", name, refusal.code, refusal.message)
+            raise
+        log.info("%s: %s at version %s (%.1f ms)", name, result.id, result.version, (time.perf_counter() - started) * 1000)
+        return result
+
+
+def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> CommandResult:
     handler = HANDLERS[type(command)]
     authorize(context, type(command))
     if connection.in_atomic_block:
         raise RuntimeError("commands commit in a transaction of their own: do not dispatch inside atomic()")
-    command_id = command_id or uuid4()
     key = _Key(command, context) if command.idempotency_key else None
     for attempt in range(MAX_ATTEMPTS):
         if attempt:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
-from uuid import uuid4
 
+from config.observability import current_correlation_id
 from eventstore.records import SOURCES
-
-
-def new_correlation_id() -> str:
-    return uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -21,7 +17,7 @@ class CommandContext:
 
     actor: str
     source: str
-    correlation_id: str = field(default_factory=new_correlation_id)
+    correlation_id: str = field(default_factory=current_correlation_id)
     causation_id: str | None = None
     user: Any = None
 
@@ -32,7 +28,7 @@ class CommandContext:
     @classmethod
     def for_user(cls, user: Any, *, source: str, correlation_id: str | None = None) -> CommandContext:
         return cls(
-            actor=str(user.pk), source=source, correlation_id=correlation_id or new_correlation_id(), user=user
+            actor=str(user.pk), source=source, correlation_id=correlation_id or current_correlation_id(), user=user
         )
 
     @classmethod
@@ -42,7 +38,7 @@ class CommandContext:
         return cls(
             actor="system",
             source=source,
-            correlation_id=correlation_id or new_correlation_id(),
+            correlation_id=correlation_id or current_correlation_id(),
             causation_id=causation_id,
         )
 
