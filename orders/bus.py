@@ -53,9 +53,13 @@ def _back_off(attempt: int) -> None:
 class StoredRefusal(DomainError):
     """A domain refusal replayed from an idempotency record, with its original code."""
 
-    def __init__(self, code: str, message: str, fields: dict[str, str]) -> None:
+    code = "replayed_refusal"
+    template = "This request was refused the first time it was sent."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None, code: str | None = None) -> None:
         super().__init__(message, fields=fields)
-        self.code = code  # type: ignore[misc]
+        if code:
+            self.code = code  # type: ignore[misc]
 
 
 class _LostRace(Exception):
@@ -129,7 +133,7 @@ class _Key:
             raise IdempotencyKeyReused()
         if "error" in record.outcome:
             error = record.outcome["error"]
-            raise StoredRefusal(error["code"], error["message"], error["fields"])
+            raise StoredRefusal(error["message"], fields=error["fields"], code=error["code"])
         return CommandResult.from_json(record.outcome["result"])
 
     def store(self, outcome: dict[str, Any]) -> None:
