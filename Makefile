@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test migrate
+.PHONY: install run test migrate web worker beat
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,16 @@ run: migrate
 ## Install and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/pytest
+
+## Production processes (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL,
+## REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, ALLOWED_HOSTS must be set.
+web: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/gunicorn config.wsgi -c gunicorn.conf.py
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel=INFO --schedule=/tmp/celerybeat-schedule

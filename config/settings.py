@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.observability.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -230,7 +231,23 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+if PRODUCTION:
+    STATIC_ROOT = env("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+else:
+    WHITENOISE_USE_FINDERS = True  # serve the apps' static files without collectstatic
+
+# --- Operations -------------------------------------------------------------------------
+
+# Readiness reports and scrape-time metrics contributed by the apps (dotted paths).
+HEALTH_COMPONENTS: list[str] = []
+METRICS_SOURCES: list[str] = []
+# /metrics answers requests bearing this token, or (without one) from these addresses.
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 
 # --- Security (production) --------------------------------------------------------------
 

@@ -24,4 +24,9 @@ class EventstoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from config.metrics import count_appended
+
+        from .store import events_appended
+
         connection_created.connect(_install_sqlite_functions, dispatch_uid="chronicle_sqlite_functions")
+        events_appended.connect(count_appended, dispatch_uid="chronicle_count_appended")

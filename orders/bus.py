@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from config import observability
+from config import metrics, observability
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
 from eventstore.serialization import canonical_json, to_json_value
 
@@ -70,11 +70,16 @@ def dispatch(command: Command, context: CommandContext, *, command_id: UUID | No
     name = type(command).__name__
     with observability.bound(correlation_id=context.correlation_id, actor=context.actor, command=name):
         started = time.perf_counter()
+        outcome = "error"
         try:
             result = _dispatch(command, context, command_id or uuid4())
+            outcome = "ok"
         except (DomainError, CommandRefused) as refusal:
+            outcome = "refused"
             log.info("%s refused: %s (%s)", name, refusal.code, refusal.message)
             raise
+        finally:
+            metrics.COMMAND_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
         log.info("%s: %s at version %s (%.1f ms)", name, result.id, result.version, (time.perf_counter() - started) * 1000)
         return result
 
@@ -91,6 +96,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
         try:
             with transaction.atomic():
                 if key and (stored := key.lookup()):
+                    metrics.IDEMPOTENT_REPLAYS.labels(type(command).__name__).inc()
                     return stored
                 uow = UnitOfWork(context, command_id, command.occurred_at)
                 result = handler(command, uow)
@@ -100,6 +106,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
         except (_LostRace, TransactionOrderConflict):
             continue
         except ConcurrencyError as exc:
+            metrics.VERSION_CONFLICTS.labels(type(command).__name__).inc()
             if command.expected_version is not None:
                 raise VersionConflict(exc.actual_version, command.expected_version) from None
             continue
