@@ -12,7 +12,7 @@ from django.db import transaction
 from eventstore import store
 from eventstore.exceptions import ConcurrencyError, CursorExpired, InvalidCursor, TransactionOrderConflict
 from eventstore.models import Event
-from eventstore.records import ANY_VERSION, NO_STREAM
+from eventstore.records import ANY_VERSION, NO_STREAM, Backlog
 from tests.support import META, append_stream, new_event, new_stream, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,6 +88,20 @@ def test_head_cursor_starts_after_everything_so_far():
     assert store.read_feed(cursor).events == []
     stream = append_stream(count=1)
     assert [e.stream_id for e in store.read_feed(cursor).events] == [stream]
+
+
+def test_the_backlog_counts_the_events_after_a_cursor_up_to_a_limit():
+    append_stream(count=2)
+    _, cursor = follow()
+    assert store.feed_backlog(cursor) == Backlog(0, None)
+
+    append_stream(count=3)
+    store.append("customer", new_stream(), [new_event("Registered")], expected_version=NO_STREAM, metadata=META)
+    waiting = store.read_feed(cursor).events
+    assert store.feed_backlog(cursor) == Backlog(4, waiting[0].recorded_at)
+    assert store.feed_backlog(cursor, event_types=["Registered"]) == Backlog(1, waiting[-1].recorded_at)
+    assert store.feed_backlog(cursor, limit=2).count == 2
+    assert store.feed_backlog(None).count == 6
 
 
 def encoded(text: str) -> str:
