@@ -3,12 +3,16 @@
 The event log's tables refuse DELETE and TRUNCATE at the database level. Transactional
 tests empty every table when they end, so that clean-up, and only that, runs with the
 purge bypass that ordinary sessions lack (see eventstore migration 0002).
+
+Commits do not wake the projections here: each test runs them when it means to, and the
+tests of the wake-up turn it back on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -43,6 +47,11 @@ def _execute_sql_flush_with_purge(self: BaseDatabaseOperations, sql_list: list[s
 
 
 BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_with_purge  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_wake_on_commit(settings: Any) -> None:
+    settings.PROJECTIONS_WAKE_ON_COMMIT = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers around the runner. Both are safe to deliver any number of
+times: a batch re-reads its checkpoint inside its transaction, so a duplicate finds
+nothing left to do."""
+
+from celery import shared_task
+
+from . import runner, wakeup
+
+
+@shared_task(name="projections.wake", ignore_result=True)
+def wake() -> None:
+    """Sent after commits: catch every subscriber up."""
+    wakeup.clear_gate()
+    runner.catch_up()
+
+
+@shared_task(name="projections.sweep", ignore_result=True)
+def sweep() -> None:
+    """Run by Celery beat every few seconds: catches up whatever a lost wake-up missed."""
+    runner.catch_up()

@@ -1,0 +1,96 @@
+"""Commits wake the projection workers; a broker that is down never fails a command.
+
+Every append sends ``eventstore.store.events_appended`` inside its transaction. The receiver
+asks for one wake-up per transaction, run by ``transaction.on_commit`` (like Celery's
+``DjangoTask.delay_on_commit``, but never raising): nothing is published for a transaction
+that rolls back, and the workers read the feed only once the events are committed.
+
+Bursts are deduplicated across all processes by a Redis gate: a commit publishes only if it
+can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it reads the
+feed. So at most one wake-up waits in the queue at any time, and no commit is left behind:
+either the waiting wake-up has not started yet (and will read its events), or the gate is
+open again. The gate expires after GATE_TTL_MS in case a wake-up message is lost. Brokers
+other than Redis get one wake-up per transaction.
+
+Publishing uses the broker's short timeouts (1 s, see settings) and no retries. If it
+fails, the failure is logged, not raised, and this process stops trying for
+BROKER_BACKOFF_SECONDS so commands stay fast while the broker is away; the periodic sweep
+(Celery beat) catches the read models up meanwhile. With no broker (``task_always_eager``)
+the wake-up runs in-process right after the commit, so read models are current when the
+command returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+
+import redis
+from celery import current_app
+from django.conf import settings
+from django.db import connections, transaction
+
+log = logging.getLogger(__name__)
+
+GATE_TTL_MS = 10_000
+BROKER_BACKOFF_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
+    """Receiver of ``events_appended``: schedule one wake-up for when this transaction commits."""
+    if not settings.PROJECTIONS_WAKE_ON_COMMIT:
+        return
+    connection = connections[using]
+    if connection.in_atomic_block and _scheduled(connection.run_on_commit):
+        return
+    transaction.on_commit(publish_wake, using=using, robust=True)
+
+
+def _scheduled(callbacks: list[tuple[Any, Any, Any]]) -> bool:
+    # Django keeps (savepoint ids, callback, robust) per on_commit call and drops the
+    # entries of a savepoint that rolls back, so this never misses a needed wake-up.
+    return any(callback is publish_wake for _, callback, _ in callbacks)
+
+
+def publish_wake() -> None:
+    """Wake the workers; never raises (the sweep covers for a wake-up that did not go out)."""
+    global _broker_down_until
+    from .tasks import wake
+
+    if current_app.conf.task_always_eager:
+        wake.apply()
+        return
+    if time.monotonic() < _broker_down_until:
+        return
+    try:
+        if _open_gate():
+            wake.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
+    except Exception:
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        log.warning("could not wake the projection workers; the sweep will catch up", exc_info=True)
+
+
+def clear_gate() -> None:
+    """Called by the wake task as it starts: commits from now on may publish again."""
+    client = _gate_client(current_app.conf.broker_url)
+    if client is not None:
+        client.delete(_gate_key())
+
+
+def _open_gate() -> bool:
+    client = _gate_client(current_app.conf.broker_url)
+    return client is None or bool(client.set(_gate_key(), "1", nx=True, px=GATE_TTL_MS))
+
+
+def _gate_key() -> str:
+    return f"chronicle:wake-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}"
+
+
+@functools.cache
+def _gate_client(broker_url: str) -> redis.Redis | None:
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    return redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
