@@ -61,6 +61,9 @@ class RunResult:
     # Events handled in this run.
     events: int
 
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}, {self.events} events handled"
+
 
 def catch_up(names: Sequence[str] | None = None, *, batch_size: int | None = None) -> list[RunResult]:
     """Run each subscriber (all by default) until it has caught up, failed, or is owned
@@ -136,7 +139,7 @@ def _run_batches(cls: type[Subscriber], size: int) -> tuple[Outcome, int]:
 
 def _batch(cls: type[Subscriber], size: int) -> tuple[Outcome, int, bool]:
     """(outcome, events applied, whether the feed has nothing more for now)."""
-    cursor = None
+    cursor, events = None, []
     try:
         with transaction.atomic():
             if not locks.try_own_batch(cls.name):
@@ -146,16 +149,21 @@ def _batch(cls: type[Subscriber], size: int) -> tuple[Outcome, int, bool]:
                 return Outcome.FAILED, 0, True
             cursor = checkpoint.cursor
             page = _read(cursor, size, cls.event_types)
+            events = page.events
             projection = cls()
             assert isinstance(projection, Projection)
-            projection.apply(page.events)
+            projection.apply(events)
             projection.flush()
-            _advance(cls.name, page, len(page.events))
+            _advance(cls.name, page, len(events))
     except SubscriberFailed as failure:
+        before = events.index(failure.event) if failure.event in events else 0
+        if before:  # apply the events before it, so that the subscriber stops right at it
+            outcome, applied, _ = _batch(cls, before)
+            return outcome, applied, outcome is not Outcome.CAUGHT_UP
         assert cursor is not None
         _record_failure(cls.name, cursor, failure)
         return Outcome.FAILED, 0, True
-    return Outcome.CAUGHT_UP, len(page.events), page.caught_up
+    return Outcome.CAUGHT_UP, len(events), page.caught_up
 
 
 def _read(cursor: str, size: int, event_types: Sequence[str]) -> FeedPage:

@@ -109,10 +109,28 @@ class Shop:
         """A draft order with a line per product, at the product's current price."""
         order = self._new(Order, self.orders)
         order.create(f"CH-{order.id.hex[:8].upper()}", customer_id, currency, self.customers[customer_id].shipping_address)
-        for product_id, quantity in lines.items():
-            product = self.products[product_id]
-            order.add_line(product_id, product.sku, quantity, product.price)
+        self._set_lines(order, lines)
         return self._record(order)
+
+    def change_lines(self, order_id: UUID, lines: Mapping[UUID, int]) -> None:
+        """Set a draft's quantities: a new product adds a line, 0 removes one."""
+        self._set_lines(self.orders[order_id], lines)
+        self._record(self.orders[order_id])
+
+    def _set_lines(self, order: Order, lines: Mapping[UUID, int]) -> None:
+        current = {line.product_id for line in order.lines}
+        for product_id, quantity in lines.items():
+            if product_id not in current:
+                product = self.products[product_id]
+                order.add_line(product_id, product.sku, quantity, product.price)
+            elif quantity:
+                order.change_quantity(product_id, quantity)
+            else:
+                order.remove_line(product_id)
+
+    def set_shipping_address(self, order_id: UUID, address: Address) -> None:
+        self.orders[order_id].set_shipping_address(address)
+        self._record(self.orders[order_id])
 
     def order(self, customer_id: UUID, lines: Mapping[UUID, int], *, until: OrderStatus = OrderStatus.DELIVERED) -> UUID:
         """An order taken through placed, confirmed, paid, shipped and delivered as far as
