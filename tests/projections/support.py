@@ -12,6 +12,7 @@ from uuid import UUID
 
 from django.apps import apps
 
+from eventstore import store
 from orders.domain import Address, OrderStatus
 from projections.models import Checkpoint
 from projections.rebuild import rebuild
@@ -108,6 +109,11 @@ def a_bit_of_everything(shop: Shop | None = None, *, between: Callable[[], Any] 
     shop.discontinue(cap)
     between()
     return Story(shop, ada, grace, mug, cap, poster, delivered, rejected, cancelled_paid, draft, dollars)
+
+
+def feed_passed_everything() -> None:
+    """Wait until the feed hands out every committed event (see ``settle``)."""
+    wait_until(lambda: store.feed_backlog(store.head_cursor()).count == 0, what="the feed to hand out every event")
 
 
 def settle(**options: Any) -> dict[str, Outcome]:
