@@ -68,24 +68,24 @@ def publish_wake() -> None:
     try:
         if _open_gate():
             wake.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
-    except Exception:
+    except Exception as error:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        log.warning("could not wake the projection workers; the sweep will catch up", exc_info=True)
+        log.warning("could not wake the projection workers (%s); the sweep will catch up", error)
 
 
 def clear_gate() -> None:
     """Called by the wake task as it starts: commits from now on may publish again."""
     client = _gate_client(current_app.conf.broker_url)
     if client is not None:
-        client.delete(_gate_key())
+        client.delete(gate_key())
 
 
 def _open_gate() -> bool:
     client = _gate_client(current_app.conf.broker_url)
-    return client is None or bool(client.set(_gate_key(), "1", nx=True, px=GATE_TTL_MS))
+    return client is None or bool(client.set(gate_key(), "1", nx=True, px=GATE_TTL_MS))
 
 
-def _gate_key() -> str:
+def gate_key() -> str:
     return f"chronicle:wake-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}"
 
 

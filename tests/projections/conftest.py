@@ -1,0 +1,45 @@
+"""Fixtures for the tests that need real worker processes and a real broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import redis
+
+from projections import wakeup
+from tests.projections.processes import Worker
+
+
+@pytest.fixture
+def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A queue of this test's own: wake-ups published here reach only its workers."""
+    name = f"chronicle-test-{uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    monkeypatch.setattr(wakeup, "_broker_down_until", 0.0)  # no back-off left by an earlier test
+    return name
+
+
+@pytest.fixture
+def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start ``celery worker`` processes on the test database and this test's queue; they
+    are stopped, and the queue removed from Redis, before the database is emptied."""
+    workers: list[Worker] = []
+
+    def start(*, broker_url: str | None = None, ready: bool = True, **environment: str) -> Worker:
+        url = broker_url or os.environ["REDIS_URL"]
+        worker = Worker(broker_url=url, queue=queue, log=tmp_path / f"worker-{len(workers)}.log", **environment)
+        workers.append(worker)
+        if ready:
+            worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    if os.environ.get("REDIS_URL"):
+        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue, wakeup.gate_key())
