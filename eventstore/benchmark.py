@@ -35,6 +35,10 @@ Workload = Callable[[dict[str, Any]], float]
 WORKLOADS: dict[str, Workload] = {}
 
 
+class Skipped(Exception):
+    """Raised by a workload that cannot run here; the message says why (reported, not fatal)."""
+
+
 def workload(name: str) -> Callable[[Workload], Workload]:
     """Register a workload under the name its figure is reported as."""
 

@@ -25,11 +25,11 @@ class CustomersProjection(Projection):
     @handles(CustomerRegistered)
     def customer_registered(self, event: RecordedEvent) -> None:
         data = event.data
-        customer = CustomerSummary(
+        customer = self.customers.new(
             id=event.stream_id, name=data["name"], email=data["email"],
             shipping_address=data["shipping_address"], registered_at=event.occurred_at,
         )  # fmt: skip
-        self.stamped(self.customers.add(customer), event)
+        self.stamped(customer, event)
 
     @handles(CustomerEmailChanged)
     def customer_email_changed(self, event: RecordedEvent) -> None:

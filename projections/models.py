@@ -10,10 +10,13 @@ own, and a constraint would tie them to tables another projection owns. Money is
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils import timezone
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
 
 
 class Checkpoint(models.Model):
@@ -78,11 +81,11 @@ class OrderSummary(models.Model):
     # Number of items over all lines.
     item_count = models.IntegerField(default=0)
     # Sum of the line totals.
-    total = models.DecimalField(**MONEY, default=0)
+    total = models.DecimalField(**MONEY, default=ZERO)
     # Payments recorded so far.
-    amount_paid = models.DecimalField(**MONEY, default=0)
+    amount_paid = models.DecimalField(**MONEY, default=ZERO)
     # Refunds issued so far.
-    amount_refunded = models.DecimalField(**MONEY, default=0)
+    amount_refunded = models.DecimalField(**MONEY, default=ZERO)
     # Where it ships: line1, line2, postal_code, city, country (null until known).
     shipping_address = models.JSONField(null=True, blank=True)
     # Carrier and tracking number once shipped.
@@ -243,7 +246,7 @@ class CustomerValue(models.Model):
     # Orders that count as sales (see projections.sales).
     orders = models.IntegerField(default=0)
     # Their totals less refunds.
-    lifetime_value = models.DecimalField(**MONEY, default=0)
+    lifetime_value = models.DecimalField(**MONEY, default=ZERO)
 
     class Meta:
         db_table = "projection_customer_value"
@@ -260,7 +263,7 @@ class SalesDay(models.Model):
     # Orders placed that day that still count, their items, and their totals less refunds.
     orders = models.IntegerField(default=0)
     units = models.IntegerField(default=0)
-    revenue = models.DecimalField(**MONEY, default=0)
+    revenue = models.DecimalField(**MONEY, default=ZERO)
 
     class Meta:
         db_table = "projection_sales_day"
@@ -279,7 +282,7 @@ class SalesProduct(models.Model):
     # Counted orders with the product, their items of it, and its line totals.
     orders = models.IntegerField(default=0)
     units = models.IntegerField(default=0)
-    revenue = models.DecimalField(**MONEY, default=0)
+    revenue = models.DecimalField(**MONEY, default=ZERO)
 
     class Meta:
         db_table = "projection_sales_product"
@@ -313,8 +316,8 @@ class SalesOrder(models.Model):
     # The day (shop time zone) it was placed; null for drafts.
     placed_day = models.DateField(null=True, blank=True)
     # Its total as placed and the refunds issued since.
-    total = models.DecimalField(**MONEY, default=0)
-    refunded = models.DecimalField(**MONEY, default=0)
+    total = models.DecimalField(**MONEY, default=ZERO)
+    refunded = models.DecimalField(**MONEY, default=ZERO)
     # Whether it counts as a sale now (placed, and neither rejected nor cancelled).
     counted = models.BooleanField(default=False)
 

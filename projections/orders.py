@@ -34,7 +34,7 @@ from orders.domain import (
     RefundIssued,
 )
 
-from .models import OrderCustomer, OrderSummary, OrderSummaryLine
+from .models import ZERO, OrderCustomer, OrderSummary, OrderSummaryLine
 from .subscribers import Projection, Table, handles
 
 _LINE_EVENTS = frozenset({"OrderLineAdded", "OrderLineQuantityChanged", "OrderLineRemoved"})
@@ -77,7 +77,7 @@ class OrdersProjection(Projection):
         self._copy_to_orders(customer)
 
     def _customer(self, customer_id: UUID) -> OrderCustomer:
-        return self.customers.get(customer_id) or self.customers.add(OrderCustomer(id=customer_id, order_ids=[]))
+        return self.customers.get(customer_id) or self.customers.new(id=customer_id)
 
     def _copy_to_orders(self, customer: OrderCustomer) -> None:
         for order_id in customer.order_ids:
@@ -91,23 +91,23 @@ class OrdersProjection(Projection):
         data = event.data
         customer = self._customer(UUID(data["customer_id"]))
         customer.order_ids.append(str(event.stream_id))
-        order = OrderSummary(
+        order = self.orders.new(
             id=event.stream_id, number=data["number"], customer_id=customer.id,
             customer_name=customer.name, customer_email=customer.email,
             status=OrderStatus.DRAFT, currency=data["currency"], shipping_address=data["shipping_address"],
             created_at=event.occurred_at,
         )  # fmt: skip
-        self.stamped(self.orders.add(order), event)
+        self.stamped(order, event)
 
     @handles(OrderLineAdded)
     def order_line_added(self, event: RecordedEvent) -> None:
         data, order = event.data, self._order(event)
         product_id, unit_price = UUID(data["product_id"]), Decimal(data["unit_price"])
-        line = OrderSummaryLine(
+        line = self.lines.new(
             id=line_id(order.id, product_id), order_id=order.id, product_id=product_id, sku=data["sku"],
-            quantity=0, unit_price=unit_price, line_total=Decimal(0), added_in_version=event.version,
+            quantity=0, unit_price=unit_price, line_total=ZERO, added_in_version=event.version,
         )  # fmt: skip
-        self._set_quantity(order, self.lines.add(line), data["quantity"])
+        self._set_quantity(order, line, data["quantity"])
 
     @handles(OrderLineQuantityChanged)
     def order_line_quantity_changed(self, event: RecordedEvent) -> None:

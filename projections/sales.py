@@ -109,8 +109,8 @@ class SalesProjection(Projection):
     @handles(OrderCreated)
     def order_created(self, event: RecordedEvent) -> None:
         data = event.data
-        order = SalesOrder(id=event.stream_id, customer_id=UUID(data["customer_id"]), currency=data["currency"], lines={})
-        self._move(self.orders.add(order), event)
+        order = self.orders.new(id=event.stream_id, customer_id=UUID(data["customer_id"]), currency=data["currency"])
+        self._move(order, event)
 
     @handles(OrderLineAdded)
     def order_line_added(self, event: RecordedEvent) -> None:
@@ -183,19 +183,17 @@ class SalesProjection(Projection):
     def _day(self, order: SalesOrder) -> SalesDay:
         assert order.placed_day is not None
         key = day_key(order.placed_day, order.currency)
-        return self.days.get(key) or self.days.add(SalesDay(id=key, day=order.placed_day, currency=order.currency))
+        return self.days.get(key) or self.days.new(id=key, day=order.placed_day, currency=order.currency)
 
     def _customer(self, order: SalesOrder) -> CustomerValue:
         key = per_currency_key(order.customer_id, order.currency)
-        return self.customers.get(key) or self.customers.add(
-            CustomerValue(id=key, customer_id=order.customer_id, currency=order.currency)
-        )
+        return self.customers.get(key) or self.customers.new(id=key, customer_id=order.customer_id, currency=order.currency)
 
     def _product(self, order: SalesOrder, product_id: str, sku: str) -> SalesProduct:
         key = per_currency_key(product_id, order.currency)
-        return self.products.get(key) or self.products.add(
-            SalesProduct(id=key, product_id=UUID(product_id), sku=sku, currency=order.currency)
+        return self.products.get(key) or self.products.new(
+            id=key, product_id=UUID(product_id), sku=sku, currency=order.currency
         )
 
     def _status(self, status: str) -> StatusCount:
-        return self.statuses.get(status) or self.statuses.add(StatusCount(status=status))
+        return self.statuses.get(status) or self.statuses.new(status=status)

@@ -31,11 +31,11 @@ class StockProjection(Projection):
     @handles(ProductCreated)
     def product_created(self, event: RecordedEvent) -> None:
         data = event.data
-        product = ProductStock(
+        product = self.products.new(
             id=event.stream_id, sku=data["sku"], name=data["name"], price=Decimal(data["price"]),
             currency=data["currency"],
         )  # fmt: skip
-        self.stamped(self.products.add(product), event)
+        self.stamped(product, event)
 
     @handles(ProductPriceChanged)
     def product_price_changed(self, event: RecordedEvent) -> None:

@@ -23,7 +23,7 @@ There are two kinds, driven by the same runner:
 ``Projection`` (``transactional = True``) keeps read models. Its handlers run inside the
 batch's transaction, together with the checkpoint update, so a batch is applied exactly
 once or not at all. A projection writes only the tables it declares with ``Table(Model)``
-and only through them: ``self.products[key]`` / ``.get(key)`` / ``.add(row)`` /
+and only through them: ``self.products[key]`` / ``.get(key)`` / ``.new(**values)`` /
 ``.remove(key)``. Rows are fetched in bulk (override ``prefetch``), changed in memory, and
 written back in bulk when the batch ends, so a rebuild can fold tens of thousands of events
 per second and point the same code at shadow tables. Handlers never query by themselves.

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from projections import wakeup
-from tests.projections.processes import Worker
+from projections.worker_process import WorkerProcess
 
 
 @pytest.fixture
@@ -25,14 +25,14 @@ def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start ``celery worker`` processes on the test database and this test's queue; they
     are stopped, and the queue removed from Redis, before the database is emptied."""
-    workers: list[Worker] = []
+    workers: list[WorkerProcess] = []
 
-    def start(*, broker_url: str | None = None, ready: bool = True, **environment: str) -> Worker:
+    def start(*, broker_url: str | None = None, ready: bool = True, **environment: str) -> WorkerProcess:
         url = broker_url or os.environ["REDIS_URL"]
-        worker = Worker(broker_url=url, queue=queue, log=tmp_path / f"worker-{len(workers)}.log", **environment)
+        worker = WorkerProcess(broker_url=url, queue=queue, log=tmp_path / f"worker-{len(workers)}.log", **environment)
         workers.append(worker)
         if ready:
             worker.wait_ready()

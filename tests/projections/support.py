@@ -4,10 +4,9 @@ models, and polling with a deadline."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from django.apps import apps
@@ -19,8 +18,7 @@ from projections.rebuild import rebuild
 from projections.runner import Outcome, catch_up, status
 from projections.scenarios import Shop
 from projections.subscribers import Kind, Projection, select
-
-T = TypeVar("T")
+from projections.worker_process import wait_until
 
 OFFICE = Address(line1="Rue de Rivoli 2", line2="3e étage", postal_code="75001", city="Paris", country="FR")
 # 23:30 UTC on 29 March 2025 is already 30 March in Amsterdam (and the clocks go forward that night).
@@ -47,16 +45,6 @@ def rebuilt_snapshot() -> dict[str, list[dict[str, Any]]]:
     rebuild(projections())
     catch_up_all()
     return snapshot()
-
-
-def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str = "the condition") -> T:
-    """Poll ``condition`` until it returns something truthy, for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return value
 
 
 @dataclass
