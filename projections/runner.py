@@ -20,6 +20,7 @@ stopped: nothing is ever skipped.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from .subscribers import TRANSIENT_ERRORS, Kind, Projection, Subscriber, Subscri
 log = logging.getLogger(__name__)
 
 LAG_LIMIT = 10_000
+HELD_BACK_POLL_SECONDS = 0.02
 MAX_ERROR_LENGTH = 20_000
 
 
@@ -65,17 +67,45 @@ class RunResult:
         return f"{self.name}: {self.outcome}, {self.events} events handled"
 
 
-def catch_up(names: Sequence[str] | None = None, *, batch_size: int | None = None) -> list[RunResult]:
+def catch_up(
+    names: Sequence[str] | None = None, *, batch_size: int | None = None, patience: float = 0.0
+) -> list[RunResult]:
     """Run each subscriber (all by default) until it has caught up, failed, or is owned
-    elsewhere. One subscriber's failure or database trouble never stops the others."""
-    results = []
-    for cls in select(names):
-        try:
-            results.append(run(cls, batch_size=batch_size))
-        except DatabaseError:
-            log.exception("subscriber %s was interrupted; the next wake-up or sweep resumes it", cls.name)
-            results.append(RunResult(cls.name, Outcome.INTERRUPTED, 0))
-    return results
+    elsewhere. One subscriber's failure or database trouble never stops the others.
+
+    With ``patience``, events that are committed but still held back by the feed's horizon
+    (an older transaction somewhere on the server is open, see ``eventstore.store``) are
+    waited for, up to that many seconds, rather than left to the next wake-up or sweep.
+    """
+    classes = select(names)
+    deadline = time.monotonic() + patience
+    handled = dict.fromkeys((cls.name for cls in classes), 0)
+    while True:
+        results = [_run_one(cls, batch_size) for cls in classes]
+        for result in results:
+            handled[result.name] += result.events
+        if time.monotonic() >= deadline or not _held_back(classes):
+            return [RunResult(result.name, result.outcome, handled[result.name]) for result in results]
+        time.sleep(HELD_BACK_POLL_SECONDS)
+
+
+def _run_one(cls: type[Subscriber], batch_size: int | None) -> RunResult:
+    try:
+        return run(cls, batch_size=batch_size)
+    except DatabaseError:
+        log.exception("subscriber %s was interrupted; the next wake-up or sweep resumes it", cls.name)
+        return RunResult(cls.name, Outcome.INTERRUPTED, 0)
+
+
+def _held_back(classes: Sequence[type[Subscriber]]) -> bool:
+    """Whether a running subscriber has committed events waiting that the feed does not
+    hand out yet."""
+    checkpoints = Checkpoint.objects.filter(state=Checkpoint.RUNNING).in_bulk([cls.name for cls in classes])
+    return any(
+        store.feed_backlog(checkpoints[cls.name].cursor or None, event_types=cls.event_types, limit=1).count
+        for cls in classes
+        if cls.name in checkpoints
+    )
 
 
 def run(cls: type[Subscriber], *, batch_size: int | None = None) -> RunResult:

@@ -6,12 +6,16 @@ from celery import shared_task
 
 from . import runner, wakeup
 
+# How long a wake-up waits for events that committed but that an older transaction, still
+# open, keeps out of the feed: usually milliseconds; past this the sweep takes them.
+WAKE_PATIENCE_SECONDS = 2.0
+
 
 @shared_task(name="projections.wake", ignore_result=True)
 def wake() -> None:
     """Sent after commits: catch every subscriber up."""
     wakeup.clear_gate()
-    runner.catch_up()
+    runner.catch_up(patience=WAKE_PATIENCE_SECONDS)
 
 
 @shared_task(name="projections.sweep", ignore_result=True)

@@ -226,3 +226,40 @@ def test_a_catch_up_that_finds_the_subscriber_busy_is_followed_up_by_the_owner(m
     monkeypatch.setattr(runner, "_advance", commit_meanwhile)
     assert run(StockProjection).events == 4
     assert ProductStock.objects.count() == 2
+
+
+@pytest.mark.postgres
+def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_back(monkeypatch):
+    """Product B commits while product A's transaction, which started writing first, is
+    still open: the feed holds B back until A commits. A patient catch-up waits for it."""
+    shop = Shop()
+    catch_up_all()
+    a_began, a_may_commit, held_back_seen = threading.Event(), threading.Event(), threading.Event()
+    held_back = runner._held_back
+
+    def noticing(classes):
+        found = held_back(classes)
+        if found:
+            held_back_seen.set()
+        return found
+
+    monkeypatch.setattr(runner, "_held_back", noticing)
+
+    def work(i: int):
+        if i == 0:
+            with transaction.atomic():
+                shop.create_product("A-1")
+                a_began.set()
+                assert a_may_commit.wait(30)
+        elif i == 1:
+            assert a_began.wait(30)
+            shop.create_product("B-1")
+            assert {r.name: r.events for r in catch_up(["stock"])} == {"stock": 0}  # held back
+            return catch_up(["stock"], patience=30)
+        else:
+            assert held_back_seen.wait(30)
+            a_may_commit.set()
+
+    (result,) = run_threads(work, 3)[1]
+    assert (result.outcome, result.events) == ("caught up", 2)
+    assert sorted(ProductStock.objects.values_list("sku", flat=True)) == ["A-1", "B-1"]
