@@ -253,17 +253,26 @@ class CustomerValue(models.Model):
         ordering = ["currency"]
 
 
-class SalesDay(models.Model):
-    """Sales of one day in the shop's time zone, in one currency."""
+class SalesFigures(models.Model):
+    """What a row of sales counts, in one currency (see projections.sales)."""
+
+    currency = models.CharField(max_length=3)
+    # Orders that count as sales, and their items.
+    orders = models.IntegerField(default=0)
+    units = models.IntegerField(default=0)
+    # Per day: their totals less refunds; per product: its line totals.
+    revenue = models.DecimalField(**MONEY, default=ZERO)
+
+    class Meta:
+        abstract = True
+
+
+class SalesDay(SalesFigures):
+    """Sales of the orders placed on one day in the shop's time zone."""
 
     # "<YYYY-MM-DD>:<currency>".
     id = models.CharField(max_length=16, primary_key=True)
     day = models.DateField()
-    currency = models.CharField(max_length=3)
-    # Orders placed that day that still count, their items, and their totals less refunds.
-    orders = models.IntegerField(default=0)
-    units = models.IntegerField(default=0)
-    revenue = models.DecimalField(**MONEY, default=ZERO)
 
     class Meta:
         db_table = "projection_sales_day"
@@ -271,18 +280,13 @@ class SalesDay(models.Model):
         indexes = [models.Index(fields=["-day", "currency"], name="projection_sales_day_idx")]
 
 
-class SalesProduct(models.Model):
-    """Sales of one product, in one currency."""
+class SalesProduct(SalesFigures):
+    """Sales of one product: the counted orders with it, its items and line totals."""
 
     # "<product id>:<currency>".
     id = models.CharField(max_length=64, primary_key=True)
     product_id = models.UUIDField()
     sku = models.CharField(max_length=64)
-    currency = models.CharField(max_length=3)
-    # Counted orders with the product, their items of it, and its line totals.
-    orders = models.IntegerField(default=0)
-    units = models.IntegerField(default=0)
-    revenue = models.DecimalField(**MONEY, default=ZERO)
 
     class Meta:
         db_table = "projection_sales_product"

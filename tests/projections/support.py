@@ -4,6 +4,7 @@ models, and polling with a deadline."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +16,11 @@ from eventstore import store
 from orders.domain import Address, OrderStatus
 from projections.models import Checkpoint
 from projections.rebuild import rebuild
-from projections.runner import Outcome, catch_up, status
+from projections.runner import Outcome, RunResult, catch_up, run, status
 from projections.scenarios import Shop
-from projections.subscribers import Kind, Projection, select
+from projections.subscribers import Kind, Projection, Subscriber, select
 from projections.worker_process import wait_until
+from tests.support import run_threads
 
 OFFICE = Address(line1="Rue de Rivoli 2", line2="3e étage", postal_code="75001", city="Paris", country="FR")
 # 23:30 UTC on 29 March 2025 is already 30 March in Amsterdam (and the clocks go forward that night).
@@ -97,6 +99,34 @@ def a_bit_of_everything(shop: Shop | None = None, *, between: Callable[[], Any] 
     shop.discontinue(cap)
     between()
     return Story(shop, ada, grace, mug, cap, poster, delivered, rejected, cancelled_paid, draft, dollars)
+
+
+def two_runs_at_once(
+    monkeypatch: Any, cls: type[Subscriber], handler: str, first: Callable[[], RunResult]
+) -> tuple[RunResult, RunResult]:
+    """``first`` runs ``cls`` and is held inside its ``handler`` until a second run of it,
+    on a connection of its own, has returned: (first's result, second's)."""
+    entered, release = threading.Event(), threading.Event()
+    original = getattr(cls, handler)
+
+    def held(self: Subscriber, event: Any) -> None:
+        entered.set()
+        assert release.wait(30)
+        original(self, event)
+
+    monkeypatch.setattr(cls, handler, held)
+
+    def work(i: int) -> RunResult:
+        if i == 0:
+            return first()
+        assert entered.wait(30)
+        try:
+            return run(cls)
+        finally:
+            release.set()
+
+    owner, other = run_threads(work, 2)
+    return owner, other
 
 
 def feed_passed_everything() -> None:

@@ -3,7 +3,6 @@ any transaction, advance after each event (so reactions must be idempotent), sto
 failure like any subscriber, and are never rebuilt."""
 
 import io
-import threading
 import uuid
 from uuid import UUID, uuid5
 
@@ -22,8 +21,7 @@ from projections.models import Checkpoint
 from projections.runner import RunResult, retry, run
 from projections.scenarios import Shop
 from projections.subscribers import ProcessManager, handles
-from tests.projections.support import feed_passed_everything, settle, wait_until
-from tests.support import run_threads
+from tests.projections.support import feed_passed_everything, settle, two_runs_at_once, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,29 +139,12 @@ def test_a_failing_reaction_stops_it_alone_and_retry_resumes_at_that_event(shop,
 def test_one_run_at_a_time_owns_it(shop, monkeypatch):
     settle()
     place(shop)
-    entered, release = threading.Event(), threading.Event()
-    react = Notifier.order_placed
-
-    def slow(self, event):
-        entered.set()
-        assert release.wait(30)
-        react(self, event)
-
-    monkeypatch.setattr(Notifier, "order_placed", slow)
 
     def handled() -> RunResult | None:
         result = run(Notifier)
         return result if result.events else None
 
-    def work(i: int):
-        if i == 0:
-            return wait_until(handled, what="the placed order")
-        assert entered.wait(30)
-        busy = run(Notifier)
-        release.set()
-        return busy
-
-    owner, other = run_threads(work, 2)
+    owner, other = two_runs_at_once(monkeypatch, Notifier, "order_placed", lambda: wait_until(handled, what="the order"))
     assert (owner.outcome, other.outcome, other.events) == ("caught up", "busy", 0)
     assert len(notes()) == 1
 

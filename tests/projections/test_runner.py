@@ -15,7 +15,14 @@ from projections.orders import OrdersProjection
 from projections.runner import Outcome, catch_up, retry, run, status
 from projections.scenarios import Shop
 from projections.stock import StockProjection
-from tests.projections.support import a_bit_of_everything, catch_up_all, rebuilt_snapshot, settle, snapshot
+from tests.projections.support import (
+    a_bit_of_everything,
+    catch_up_all,
+    rebuilt_snapshot,
+    settle,
+    snapshot,
+    two_runs_at_once,
+)
 from tests.support import run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,31 +141,9 @@ def test_workers_running_at_once_apply_every_batch_exactly_once():
 
 
 @pytest.mark.postgres
-def test_one_worker_at_a_time_owns_a_projection():
-    shop = Shop()
-    shop.create_product(stock=1)
-    entered, release = threading.Event(), threading.Event()
-    created = StockProjection.product_created
-
-    def slow(self, event):
-        entered.set()
-        assert release.wait(30)
-        created(self, event)
-
-    StockProjection.product_created = slow
-    try:
-
-        def work(i: int):
-            if i == 0:
-                return run(StockProjection)
-            assert entered.wait(30)
-            busy = run(StockProjection)
-            release.set()
-            return busy
-
-        owner, other = run_threads(work, 2)
-    finally:
-        StockProjection.product_created = created
+def test_one_worker_at_a_time_owns_a_projection(monkeypatch):
+    Shop().create_product(stock=1)
+    owner, other = two_runs_at_once(monkeypatch, StockProjection, "product_created", lambda: run(StockProjection))
     assert (owner.outcome, owner.events) == ("caught up", 2)
     assert (other.outcome, other.events) == ("busy", 0)
     assert processed("stock") == 2
