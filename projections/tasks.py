@@ -12,10 +12,10 @@ WAKE_PATIENCE_SECONDS = 2.0
 
 
 @shared_task(name="projections.wake", ignore_result=True)
-def wake() -> None:
+def wake(patience: float = WAKE_PATIENCE_SECONDS) -> None:
     """Sent after commits: catch every subscriber up."""
     wakeup.clear_gate()
-    runner.catch_up(patience=WAKE_PATIENCE_SECONDS)
+    runner.catch_up(patience=patience)
 
 
 @shared_task(name="projections.sweep", ignore_result=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from typing import Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 GATE_TTL_MS = 10_000
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
+_in_process = threading.local()
 
 
 def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
@@ -61,7 +63,7 @@ def publish_wake() -> None:
     from .tasks import wake
 
     if current_app.conf.task_always_eager:
-        wake.apply()
+        _wake_in_process()
         return
     if time.monotonic() < _broker_down_until:
         return
@@ -71,6 +73,25 @@ def publish_wake() -> None:
     except Exception as error:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         log.warning("could not wake the projection workers (%s); the sweep will catch up", error)
+
+
+def _wake_in_process() -> None:
+    """No broker: run the wake-up here, now, without waiting for held-back events (the
+    command is waiting). A commit made during it (a process manager's reaction) asks for
+    another round rather than starting a wake-up inside this one."""
+    from .tasks import wake
+
+    if getattr(_in_process, "waking", False):
+        _in_process.again = True
+        return
+    _in_process.waking = True
+    try:
+        _in_process.again = True
+        while _in_process.again:
+            _in_process.again = False
+            wake.apply(kwargs={"patience": 0.0})
+    finally:
+        _in_process.waking = False
 
 
 def clear_gate() -> None:

@@ -3,10 +3,12 @@ any transaction, advance after each event (so reactions must be idempotent), sto
 failure like any subscriber, and are never rebuilt."""
 
 import io
+import os
 import uuid
 from uuid import UUID, uuid5
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -17,7 +19,7 @@ from eventstore.models import Event
 from eventstore.records import NO_STREAM, NewEvent, RecordedEvent
 from orders.domain import OrderPlaced
 from projections import runner
-from projections.models import Checkpoint
+from projections.models import Checkpoint, OrderSummary
 from projections.runner import RunResult, retry, run
 from projections.scenarios import Shop
 from projections.subscribers import ProcessManager, handles
@@ -43,6 +45,20 @@ class Notifier(ProcessManager):
         )  # fmt: skip
         store.append(
             "note", uuid5(event.event_id, "note-stream"), [note], expected_version=NO_STREAM,
+            metadata={"actor": "system", "source": "worker", "causation_id": str(event.event_id)},
+        )  # fmt: skip
+
+
+class AutoConfirm(ProcessManager):
+    """Test-only: confirms every placed order at once."""
+
+    name = "test-auto-confirm"
+
+    @handles(OrderPlaced)
+    def order_placed(self, event: RecordedEvent) -> None:
+        confirmed = NewEvent("OrderConfirmed", {}, event_id=uuid5(event.event_id, "confirm"), occurred_at=event.occurred_at)
+        store.append(
+            "order", event.stream_id, [confirmed], expected_version=event.version,
             metadata={"actor": "system", "source": "worker", "causation_id": str(event.event_id)},
         )  # fmt: skip
 
@@ -173,3 +189,16 @@ def test_after_a_restore_it_starts_again_at_the_head_of_the_log(shop):
     settle()
     assert [cause for cause, _ in HANDLED] == causes
 
+
+
+@pytest.mark.skipif(
+    "DATABASE_URL" in os.environ or not django_settings.CELERY_TASK_ALWAYS_EAGER,
+    reason="about the embedded default only: SQLite and no broker (tasks run in-process after commit)",
+)
+def test_with_no_broker_its_reactions_reach_the_read_models_before_the_command_returns(settings):
+    settings.PROJECTIONS_SUBSCRIBERS = [*settings.PROJECTIONS_SUBSCRIBERS, f"{__name__}.AutoConfirm"]
+    settings.PROJECTIONS_WAKE_ON_COMMIT = True
+    shop = Shop()
+    shop.create_product()  # the first wake-up: the process manager starts at the head from here
+    order = shop.order(shop.register_customer(), {shop.create_product(stock=1): 1}, until="placed")
+    assert OrderSummary.objects.get(id=order).status == "confirmed"
