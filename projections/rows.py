@@ -150,7 +150,8 @@ def _select(model: type[M], table: str, keys: Sequence[Hashable]) -> Iterator[M]
 def _delete(model: type[Model], table: str, keys: Sequence[Hashable]) -> None:
     with connection.cursor() as cursor:
         for chunk in chunks(keys, MAX_KEYS_PER_QUERY):
-            cursor.execute(f"DELETE FROM {_quote(table)} WHERE {_where_pk_in(model, len(chunk))}", _key_params(model, chunk))
+            sql = f"DELETE FROM {_quote(table)} WHERE {_where_pk_in(model, len(chunk))}"
+            cursor.execute(sql, _key_params(model, chunk))
 
 
 def _insert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
@@ -160,7 +161,8 @@ def _insert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
         _upsert(model, table, rows)
         return
     fields = model._meta.concrete_fields
-    with _raw_cursor() as cursor, cursor.copy(f"COPY {_quote(table)} ({_columns(fields)}) FROM STDIN (FORMAT BINARY)") as copy:
+    sql = f"COPY {_quote(table)} ({_columns(fields)}) FROM STDIN (FORMAT BINARY)"
+    with _raw_cursor() as cursor, cursor.copy(sql) as copy:
         copy.set_types([re.sub(r"\(.*\)", "", field.db_type(connection)) for field in fields])
         for values in _values(fields, rows):
             copy.write_row(values)
@@ -179,10 +181,11 @@ def _upsert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
         with _raw_cursor() as cursor:
-            cursor.execute(f"{into} SELECT * FROM unnest({arrays}) {conflict}", [list(c) for c in zip(*_values(fields, rows))])
+            columns = [list(column) for column in zip(*_values(fields, rows))]
+            cursor.execute(f"{into} SELECT * FROM unnest({arrays}) {conflict}", columns)
     else:
         with connection.cursor() as cursor:
-            values = [[field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields] for row in rows]
+            values = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows]
             cursor.executemany(f"{into} VALUES ({', '.join(['%s'] * len(fields))}) {conflict}", values)
 
 

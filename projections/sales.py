@@ -187,7 +187,9 @@ class SalesProjection(Projection):
 
     def _customer(self, order: SalesOrder) -> CustomerValue:
         key = per_currency_key(order.customer_id, order.currency)
-        return self.customers.get(key) or self.customers.new(id=key, customer_id=order.customer_id, currency=order.currency)
+        return self.customers.get(key) or self.customers.new(
+            id=key, customer_id=order.customer_id, currency=order.currency
+        )
 
     def _product(self, order: SalesOrder, product_id: str, sku: str) -> SalesProduct:
         key = per_currency_key(product_id, order.currency)

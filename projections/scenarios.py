@@ -108,7 +108,8 @@ class Shop:
     def draft(self, customer_id: UUID, lines: Mapping[UUID, int], currency: str = "EUR") -> UUID:
         """A draft order with a line per product, at the product's current price."""
         order = self._new(Order, self.orders)
-        order.create(f"CH-{order.id.hex[:8].upper()}", customer_id, currency, self.customers[customer_id].shipping_address)
+        address = self.customers[customer_id].shipping_address
+        order.create(f"CH-{order.id.hex[:8].upper()}", customer_id, currency, address)
         self._set_lines(order, lines)
         return self._record(order)
 
@@ -132,7 +133,9 @@ class Shop:
         self.orders[order_id].set_shipping_address(address)
         self._record(self.orders[order_id])
 
-    def order(self, customer_id: UUID, lines: Mapping[UUID, int], *, until: OrderStatus = OrderStatus.DELIVERED) -> UUID:
+    def order(
+        self, customer_id: UUID, lines: Mapping[UUID, int], *, until: OrderStatus = OrderStatus.DELIVERED
+    ) -> UUID:
         """An order taken through placed, confirmed, paid, shipped and delivered as far as
         ``until`` (cancelled: once confirmed; rejected: once placed). It stops early when
         fulfilment rejects it for want of stock."""
@@ -231,7 +234,8 @@ class Shop:
         for stream_id, box in self._outbox.items():
             for start in range(0, len(box.events), store.MAX_EVENTS_PER_APPEND):
                 batch = box.events[start : start + store.MAX_EVENTS_PER_APPEND]
-                store.append(box.stream_type, stream_id, batch, expected_version=box.expected_version + start, metadata=META)
+                expected = box.expected_version + start
+                store.append(box.stream_type, stream_id, batch, expected_version=expected, metadata=META)
                 count += len(batch)
         self._outbox.clear()
         return count

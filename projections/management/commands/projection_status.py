@@ -31,7 +31,8 @@ def _row(s: Status) -> tuple[str, ...]:
         behind = "?"
     else:
         behind = f"{s.events_behind}+" if s.events_behind >= LAG_LIMIT else str(s.events_behind)
-    return (s.name, s.kind, str(s.position), str(s.events_processed), behind, f"{s.seconds_behind:.1f}", s.state, s.last_error)
+    seconds = f"{s.seconds_behind:.1f}"
+    return (s.name, s.kind, str(s.position), str(s.events_processed), behind, seconds, s.state, s.last_error)
 
 
 def table(rows: list[tuple[str, ...]]) -> list[str]:
