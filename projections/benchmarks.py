@@ -26,7 +26,7 @@ from .models import OrderSummary, ProductStock
 from .rebuild import rebuild
 from .scenarios import Shop
 from .subscribers import Kind, Projection, select
-from .worker_process import WorkerProcess, wait_until
+from .worker_process import WorkerProcess, forget_queue, wait_until
 
 HISTORY_EVENTS = 100_000
 LAG_SAMPLES = 100
@@ -123,6 +123,7 @@ def _lag_samples() -> list[float]:
                 return _measure_lag(Shop())
             finally:
                 worker.stop()
+                forget_queue(current_app.conf.broker_url, queue)
 
 
 def _measure_lag(shop: Shop) -> list[float]:

@@ -3,6 +3,7 @@ need a real worker and for the lag benchmark."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+import redis
 from django.db import connection
 
 T = TypeVar("T")
@@ -27,6 +29,18 @@ def wait_until(condition: Callable[[], T], *, timeout: float = 30.0, what: str =
             raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
         time.sleep(0.005)
     return value
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Remove a throwaway queue from a Redis broker: kombu keeps its messages under its
+    name, its bindings under ``_kombu.binding*.<queue>``, and the messages a killed worker
+    had taken in ``unacked`` as [message, exchange, queue] (to put back one day)."""
+    client = redis.Redis.from_url(broker_url)
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for tag, entry in client.hgetall("unacked").items():
+        if json.loads(entry)[2] == queue:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
 
 
 def database_environment() -> dict[str, str]:

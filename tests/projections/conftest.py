@@ -12,22 +12,26 @@ import pytest
 import redis
 
 from projections import wakeup
-from projections.worker_process import WorkerProcess
+from projections.worker_process import WorkerProcess, forget_queue
 
 
 @pytest.fixture
-def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A queue of this test's own: wake-ups published here reach only its workers."""
+def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A queue of this test's own: wake-ups published here reach only its workers. It is
+    removed from Redis afterwards, with its wake-up gate."""
     name = f"chronicle-test-{uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = name
     monkeypatch.setattr(wakeup, "_broker_down_until", 0.0)  # no back-off left by an earlier test
-    return name
+    yield name
+    if os.environ.get("REDIS_URL"):
+        forget_queue(os.environ["REDIS_URL"], name)
+        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(wakeup.gate_key())
 
 
 @pytest.fixture
 def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start ``celery worker`` processes on the test database and this test's queue; they
-    are stopped, and the queue removed from Redis, before the database is emptied."""
+    are stopped before the database is emptied."""
     workers: list[WorkerProcess] = []
 
     def start(*, broker_url: str | None = None, ready: bool = True, **environment: str) -> WorkerProcess:
@@ -41,5 +45,3 @@ def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator
     yield start
     for worker in workers:
         worker.stop()
-    if os.environ.get("REDIS_URL"):
-        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue, wakeup.gate_key())
