@@ -25,7 +25,6 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from time import perf_counter
 
 from django.db import OperationalError, transaction
 from django.utils import timezone
@@ -56,8 +55,8 @@ class RebuildError(Exception):
 @dataclass(frozen=True)
 class Rebuilt:
     name: str
+    # Events its read models were rebuilt from.
     events: int
-    seconds: float
 
 
 @dataclass
@@ -75,7 +74,6 @@ def rebuild(
     page_size: int = store.MAX_FEED_PAGE,
 ) -> list[Rebuilt]:
     """Rebuild the read models of ``classes`` from the whole log and swap them in."""
-    started = perf_counter()
     with ExitStack() as stack:
         for cls in classes:
             if not stack.enter_context(locks.session_lock(f"rebuild:{cls.name}")):
@@ -89,7 +87,7 @@ def rebuild(
         replayed = {projection: _Replayed() for projection in projections}
         cursor = _replay(projections, replayed, None, page_size, progress)
         return [
-            _swap(projection, shadows[type(projection)], cursor, replayed[projection], started)
+            _swap(projection, shadows[type(projection)], cursor, replayed[projection])
             for projection in projections
         ]
 
@@ -132,14 +130,14 @@ def _fold(projection: Projection, events: Sequence[RecordedEvent], replayed: _Re
         projection.flush()
 
 
-def _swap(projection: Projection, shadow: ShadowTables, cursor: str, replayed: _Replayed, started: float) -> Rebuilt:
+def _swap(projection: Projection, shadow: ShadowTables, cursor: str, replayed: _Replayed) -> Rebuilt:
     cls = type(projection)
     for _attempt in range(SWAP_ATTEMPTS):
         cursor = _replay([projection], {projection: replayed}, cursor, store.MAX_FEED_PAGE)
         try:
             with transaction.atomic():
                 if _take_over(cls, shadow, cursor, replayed):
-                    return Rebuilt(cls.name, replayed.events, perf_counter() - started)
+                    return Rebuilt(cls.name, replayed.events)
         except OperationalError as error:  # readers or the live batch held on past the timeout
             log.warning("rebuild of %s: could not swap yet (%s); trying again", cls.name, error)
     raise RebuildError(f"could not take {cls.name} over from the live projection in {SWAP_ATTEMPTS} attempts")

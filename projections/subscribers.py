@@ -35,9 +35,11 @@ transaction, so after a crash the last event may be handled again: reactions mus
 idempotent, e.g. events with deterministic ids (``uuid5`` of the cause's ``event_id`` and
 the target), which the store takes as a retry and does not append twice; pass the cause's
 ``event_id`` as ``causation_id``. A process manager starts at the head of the log on its
-first run (and after a restore), is never rebuilt, and is stopped by a handler that raises,
-like any subscriber: treat a domain refusal as an outcome inside the handler and raise only
-for what a person must look at.
+first run (and after a restore), so create its checkpoint when it is deployed (``manage.py
+catch_up NAME``): otherwise the commit that first wakes it is already behind it. It is never
+rebuilt, and a handler that raises stops it like any subscriber: treat a domain refusal as
+an outcome inside the handler and raise only for what a person must look at. Lost
+connections and lock timeouts (``OperationalError``) only interrupt a run.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ Bursts are deduplicated across all processes by a Redis gate: a commit publishes
 can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it reads the
 feed. So at most one wake-up waits in the queue at any time, and no commit is left behind:
 either the waiting wake-up has not started yet (and will read its events), or the gate is
-open again. The gate expires after GATE_TTL_MS in case a wake-up message is lost. Brokers
-other than Redis get one wake-up per transaction.
+open again. (Events an older transaction, still open, keeps out of the feed are waited for
+a moment by the wake-up, then left to the sweep.) The gate expires after GATE_TTL_MS in
+case a wake-up message is lost. Brokers other than Redis get one wake-up per transaction.
 
 Publishing uses the broker's short timeouts (1 s, see settings) and no retries. If it
 fails, the failure is logged, not raised, and this process stops trying for
