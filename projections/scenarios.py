@@ -141,9 +141,9 @@ class Shop:
         fulfilment rejects it for want of stock."""
         order_id = self.draft(customer_id, lines, self.products[next(iter(lines))].price.currency)
         for step in (self.place, self.fulfil, self.pay, self.ship, self.deliver)[: _STEPS[until]]:
+            step(order_id)
             if self.orders[order_id].status == OrderStatus.REJECTED:
                 return order_id
-            step(order_id)
         if until == OrderStatus.CANCELLED:
             self.cancel(order_id)
         elif until == OrderStatus.REJECTED:

@@ -147,3 +147,10 @@ def test_addresses_are_stored_as_json_and_a_customer_without_one_has_none():
     shop.change_address(shop.register_customer(), OFFICE)
     catch_up_all()
     assert CustomerSummary.objects.get().shipping_address == {**OFFICE.__dict__}
+
+
+def test_an_order_meant_to_be_cancelled_that_fulfilment_rejects_stays_rejected():
+    shop = Shop()
+    order = shop.order(shop.register_customer(), {shop.create_product(stock=0): 1}, until=OrderStatus.CANCELLED)
+    catch_up_all()
+    assert OrderSummary.objects.get(id=order).status == "rejected"
