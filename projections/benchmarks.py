@@ -96,7 +96,7 @@ def _one_order(shop: Shop, rng: random.Random, customer: UUID, products: list[UU
             shop.receive_stock(product, 50)
     until = rng.choices(list(_ENDINGS), weights=list(_ENDINGS.values()))[0]
     order = shop.order(customer, lines, until=until)
-    if until == OrderStatus.DELIVERED and rng.random() < 0.05:
+    if shop.orders[order].status == OrderStatus.DELIVERED and rng.random() < 0.05:
         shop.refund(order, "5.00")
 
 
