@@ -8,6 +8,7 @@ import random
 import statistics
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -97,7 +98,7 @@ def _one_order(shop: Shop, rng: random.Random, customer: UUID, products: list[UU
     until = rng.choices(list(_ENDINGS), weights=list(_ENDINGS.values()))[0]
     order = shop.order(customer, lines, until=until)
     if shop.orders[order].status == OrderStatus.DELIVERED and rng.random() < 0.05:
-        shop.refund(order, "5.00")
+        shop.refund(order, str((shop.orders[order].amount_paid.amount / 4).quantize(Decimal("0.01"))))
 
 
 @workload("projection_lag_p50_ms")
