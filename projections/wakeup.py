@@ -5,6 +5,11 @@ asks for one wake-up per transaction, run by ``transaction.on_commit`` (like Cel
 ``DjangoTask.delay_on_commit``, but never raising): nothing is published for a transaction
 that rolls back, and the workers read the feed only once the events are committed.
 
+The commit only raises a flag; a thread of the process's own publishes, so no command waits
+for the broker. It gathers the flags raised within PUBLISH_DEBOUNCE_SECONDS into one
+publication: checking the gate for every commit would cost a one-event command about half
+its time. A flag still raised when the process exits is published then.
+
 Bursts are deduplicated across all processes by a Redis gate: a commit publishes only if it
 can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it reads the
 feed. So at most one wake-up waits in the queue at any time, and no commit is left behind:
@@ -23,8 +28,10 @@ command returns.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -37,6 +44,7 @@ from django.db import connections, transaction
 log = logging.getLogger(__name__)
 
 GATE_TTL_MS = 10_000
+PUBLISH_DEBOUNCE_SECONDS = 0.005
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 _in_process = threading.local()
@@ -49,23 +57,68 @@ def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
     connection = connections[using]
     if connection.in_atomic_block and _scheduled(connection.run_on_commit):
         return
-    transaction.on_commit(publish_wake, using=using, robust=True)
+    transaction.on_commit(request_wake, using=using, robust=True)
 
 
 def _scheduled(callbacks: list[tuple[Any, Any, Any]]) -> bool:
     # Django keeps (savepoint ids, callback, robust) per on_commit call and drops the
     # entries of a savepoint that rolls back, so this never misses a needed wake-up.
-    return any(callback is publish_wake for _, callback, _ in callbacks)
+    return any(callback is request_wake for _, callback, _ in callbacks)
+
+
+def request_wake() -> None:
+    """After a commit: wake the workers (with no broker: run the wake-up here and now)."""
+    if current_app.conf.task_always_eager:
+        _wake_in_process()
+    else:
+        _publisher.request()
+
+
+class _Publisher:
+    """The thread that publishes this process's wake-ups (started on first use, and again
+    in a forked child, which does not inherit threads)."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._pid = 0
+        self._starting = threading.Lock()
+
+    def request(self) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        self._wanted.set()
+
+    def flush(self) -> None:
+        """Publish a wake-up still wanted (at exit)."""
+        if self._pid == os.getpid() and self._wanted.is_set():
+            self._wanted.clear()
+            publish_wake()
+
+    def _start(self) -> None:
+        with self._starting:
+            if self._pid != os.getpid():
+                self._wanted = threading.Event()
+                threading.Thread(target=self._run, args=(self._wanted,), name="wake-publisher", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self, wanted: threading.Event) -> None:
+        while True:
+            wanted.wait()
+            time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
+            wanted.clear()
+            publish_wake()
+
+
+_publisher = _Publisher()
+atexit.register(_publisher.flush)
 
 
 def publish_wake() -> None:
-    """Wake the workers; never raises (the sweep covers for a wake-up that did not go out)."""
+    """Send a wake-up to the workers; never raises (the sweep covers for one that does not
+    go out)."""
     global _broker_down_until
     from .tasks import wake
 
-    if current_app.conf.task_always_eager:
-        _wake_in_process()
-        return
     if time.monotonic() < _broker_down_until:
         return
     try:
