@@ -44,7 +44,7 @@ from django.db import connections, transaction
 log = logging.getLogger(__name__)
 
 GATE_TTL_MS = 10_000
-PUBLISH_DEBOUNCE_SECONDS = 0.005
+PUBLISH_DEBOUNCE_SECONDS = 0.02
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
 _in_process = threading.local()
