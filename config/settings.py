@@ -212,9 +212,31 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "chronicle")
+PROJECTION_SWEEP_SECONDS = env_int("PROJECTION_SWEEP_SECONDS", 5)
 CELERY_BEAT_SCHEDULE = {
     "seal-event-log": {"task": "eventstore.seal", "schedule": env_int("SEAL_INTERVAL_SECONDS", 3600)},
+    # The safety net behind the wake-ups sent on commit (see projections.wakeup).
+    "sweep-projections": {
+        "task": "projections.sweep",
+        "schedule": PROJECTION_SWEEP_SECONDS,
+        "options": {"expires": PROJECTION_SWEEP_SECONDS},
+    },
 }
+
+# --- Projections ------------------------------------------------------------------------
+
+# Every subscriber the runner drives (projections and process managers), by dotted path.
+PROJECTIONS_SUBSCRIBERS = [
+    "projections.orders.OrdersProjection",
+    "projections.stock.StockProjection",
+    "projections.customers.CustomersProjection",
+    "projections.sales.SalesProjection",
+]
+# Events a catch-up batch reads and applies in one transaction.
+PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)
+# Whether commits wake the workers (the test suite runs subscribers itself unless a test asks).
+PROJECTIONS_WAKE_ON_COMMIT = env_bool("PROJECTIONS_WAKE_ON_COMMIT", True)
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 

@@ -208,6 +208,10 @@ class Recorder:
     def event_at_position(self, position: int) -> RecordedEvent | None:
         raise NotImplementedError
 
+    def backlog(self, after: FeedKey, event_types: Sequence[str] | None, limit: int) -> tuple[int, dt.datetime | None]:
+        """(events after ``after`` in feed order, at most ``limit``; the oldest one's recorded_at)."""
+        raise NotImplementedError
+
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         raise NotImplementedError
 
@@ -367,6 +371,16 @@ class PostgresRecorder(Recorder):
             self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = %s", [position])
         )
         return rows[0] if rows else None
+
+    def backlog(self, after: FeedKey, event_types: Sequence[str] | None, limit: int) -> tuple[int, dt.datetime | None]:
+        sql = "SELECT recorded_at FROM chronicle_event WHERE (transaction_id, position) > (%s, %s)"
+        params: list[Any] = [after.transaction_id, after.position]
+        if event_types is not None:
+            sql += " AND event_type = ANY(%s)"
+            params.append(list(event_types))
+        sql = f"SELECT count(*), min(recorded_at) FROM ({sql} ORDER BY transaction_id, position LIMIT %s) AS behind"
+        count, oldest = self._fetchall(sql, [*params, limit])[0]
+        return count, oldest
 
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         self._fetchall(
@@ -576,6 +590,17 @@ class SqliteRecorder(Recorder):
             self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = ?", [position])
         )
         return rows[0] if rows else None
+
+    def backlog(self, after: FeedKey, event_types: Sequence[str] | None, limit: int) -> tuple[int, dt.datetime | None]:
+        sql = "SELECT recorded_at FROM chronicle_event WHERE position > ?"
+        params: list[Any] = [after.position]
+        if event_types is not None:
+            types = list(event_types) or [""]
+            sql += f" AND event_type IN ({', '.join('?' * len(types))})"
+            params += types
+        sql = f"SELECT count(*), min(recorded_at) FROM ({sql} ORDER BY position LIMIT ?)"
+        count, oldest = self._fetchall(sql, [*params, limit])[0]
+        return count, _sqlite_parse_time(oldest) if oldest is not None else None
 
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         self._fetchall(

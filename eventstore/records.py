@@ -76,6 +76,15 @@ class FeedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """How far a follower is behind: the events after its cursor, counted up to a limit,
+    and when the oldest of them was recorded (None when there are none)."""
+
+    count: int
+    oldest_recorded_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSnapshot:
     stream_id: UUID
     stream_type: str

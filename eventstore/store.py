@@ -48,6 +48,7 @@ from .recorders import Head, Recorder, Row, UniqueViolation, recorder_for
 from .records import (
     ANY_VERSION,
     METADATA_KEYS,
+    Backlog,
     NO_STREAM,
     SOURCES,
     FeedPage,
@@ -411,6 +412,23 @@ def head_cursor(*, using: str = "default") -> str:
     """A cursor past every event committed so far: where a new follower starts."""
     horizon, epoch = recorder_for(using).horizon()
     return feed_cursor.encode(epoch or _ensure_epoch(using), horizon)
+
+
+def feed_backlog(
+    cursor: str | None,
+    *,
+    event_types: Sequence[str] | None = None,
+    limit: int = 10_000,
+    using: str = "default",
+) -> Backlog:
+    """How far a follower at ``cursor`` is behind the log: its lag, for status pages.
+
+    Counts committed events after the cursor (up to ``limit``, so a far-behind follower
+    costs no more than a near one), including those a reader cannot take yet because an
+    older transaction is still open: they are waiting all the same.
+    """
+    count, oldest = recorder_for(using).backlog(cursor_key(cursor, using=using), event_types, limit)
+    return Backlog(count, oldest)
 
 
 def cursor_key(cursor: str | None, *, using: str = "default") -> feed_cursor.FeedKey:

@@ -3,6 +3,9 @@
 The event log's tables refuse DELETE and TRUNCATE at the database level. Transactional
 tests empty every table when they end, so that clean-up, and only that, runs with the
 purge bypass that ordinary sessions lack (see eventstore migration 0002).
+
+Commits do not wake the projections here: each test runs them when it means to, and the
+tests of the wake-up turn it back on.
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_with_purge  # type
 def _fast_password_hashing(settings: Any) -> None:
     """Tests create many users; real password hashing would dominate their run time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_wake_on_commit(settings: Any) -> None:
+    """Commits do not wake the subscribers unless a test asks for it, so each test decides
+    when projections run (``settings.PROJECTIONS_WAKE_ON_COMMIT = True`` to opt in)."""
+    settings.PROJECTIONS_WAKE_ON_COMMIT = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

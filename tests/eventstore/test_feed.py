@@ -9,10 +9,11 @@ from uuid import uuid4
 import pytest
 from django.db import transaction
 
+from eventstore import cursor as feed_cursor
 from eventstore import store
 from eventstore.exceptions import ConcurrencyError, CursorExpired, InvalidCursor, TransactionOrderConflict
 from eventstore.models import Event
-from eventstore.records import ANY_VERSION, NO_STREAM
+from eventstore.records import ANY_VERSION, NO_STREAM, Backlog
 from tests.support import META, append_stream, new_event, new_stream, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,6 +89,23 @@ def test_head_cursor_starts_after_everything_so_far():
     assert store.read_feed(cursor).events == []
     stream = append_stream(count=1)
     assert [e.stream_id for e in store.read_feed(cursor).events] == [stream]
+
+
+def test_the_backlog_counts_the_events_after_a_cursor_up_to_a_limit():
+    """Committed events count even while the feed still holds them back, so this needs no
+    reader: the cursor is the one just past an event."""
+    seen = store.append("order", new_stream(), [new_event(), new_event()], expected_version=NO_STREAM, metadata=META)
+    cursor = feed_cursor.encode(store.current_epoch(), feed_cursor.FeedKey(*seen[-1].feed_key))
+    assert store.feed_backlog(cursor) == Backlog(0, None)
+
+    lines = store.append("order", new_stream(), [new_event() for _ in range(3)], expected_version=NO_STREAM, metadata=META)
+    (registered,) = store.append(
+        "customer", new_stream(), [new_event("Registered")], expected_version=NO_STREAM, metadata=META
+    )
+    assert store.feed_backlog(cursor) == Backlog(4, lines[0].recorded_at)
+    assert store.feed_backlog(cursor, event_types=["Registered"]) == Backlog(1, registered.recorded_at)
+    assert store.feed_backlog(cursor, limit=2).count == 2
+    assert store.feed_backlog(None).count == 6
 
 
 def encoded(text: str) -> str:

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils.module_loading import autodiscover_modules
 
-from eventstore.benchmark import WORKLOADS, log
+from eventstore.benchmark import WORKLOADS, Skipped, log
 
 
 class Command(BaseCommand):
@@ -54,15 +54,23 @@ class Command(BaseCommand):
         try:
             state: dict[str, Any] = {}
             for name in selected:
-                values = []
-                for run in range(1, runs + 1):
-                    values.append(WORKLOADS[name](state))
-                    log(f"{name} run {run}: {values[-1]:.3f}")
-                results[name] = round(statistics.median(values), 3 if name.endswith("_ms") else 1)
+                try:
+                    results[name] = _median(name, runs, state)
+                except Skipped as reason:
+                    log(f"{name} skipped: {reason}")
+                    results.setdefault("skipped", {})[name] = str(reason)
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
         results.update({"runs": runs, "python": platform.python_version(), "cpus": os.cpu_count()})
         return results
+
+
+def _median(name: str, runs: int, state: dict[str, Any]) -> float:
+    values = []
+    for run in range(1, runs + 1):
+        values.append(WORKLOADS[name](state))
+        log(f"{name} run {run}: {values[-1]:.3f}")
+    return round(statistics.median(values), 3 if name.endswith("_ms") else 1)
 
 
 def _engine(connection: Any) -> str:

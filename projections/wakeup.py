@@ -1,0 +1,171 @@
+"""Commits wake the projection workers; a broker that is down never fails a command.
+
+Every append sends ``eventstore.store.events_appended`` inside its transaction. The receiver
+asks for one wake-up per transaction, run by ``transaction.on_commit`` (like Celery's
+``DjangoTask.delay_on_commit``, but never raising): nothing is published for a transaction
+that rolls back, and the workers read the feed only once the events are committed.
+
+The commit only raises a flag; a thread of the process's own publishes, so no command waits
+for the broker. It gathers the flags raised within PUBLISH_DEBOUNCE_SECONDS into one
+publication: a gate check on every commit cost a one-event append a third of its time
+here. A flag still raised when the process exits is published then.
+
+Bursts are deduplicated across all processes by a Redis gate: a commit publishes only if it
+can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it reads the
+feed. So at most one wake-up waits in the queue at any time, and no commit is left behind:
+either the waiting wake-up has not started yet (and will read its events), or the gate is
+open again. (Events an older transaction, still open, keeps out of the feed are waited for
+a moment by the wake-up, then left to the sweep.) The gate expires after GATE_TTL_MS in
+case a wake-up message is lost. Brokers other than Redis get one wake-up per transaction.
+
+Publishing uses the broker's short timeouts (1 s, see settings) and no retries. If it
+fails, the failure is logged, not raised, and this process stops trying for
+BROKER_BACKOFF_SECONDS so commands stay fast while the broker is away; the periodic sweep
+(Celery beat) catches the read models up meanwhile. With no broker (``task_always_eager``)
+the wake-up runs in-process right after the commit, so read models are current when the
+command returns.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+import redis
+from celery import current_app
+from django.conf import settings
+from django.db import connections, transaction
+
+log = logging.getLogger(__name__)
+
+GATE_TTL_MS = 10_000
+PUBLISH_DEBOUNCE_SECONDS = 0.02
+BROKER_BACKOFF_SECONDS = 5.0
+_broker_down_until = 0.0
+_in_process = threading.local()
+
+
+def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
+    """Receiver of ``events_appended``: schedule one wake-up for when this transaction commits."""
+    if not settings.PROJECTIONS_WAKE_ON_COMMIT:
+        return
+    connection = connections[using]
+    if connection.in_atomic_block and _scheduled(connection.run_on_commit):
+        return
+    transaction.on_commit(request_wake, using=using, robust=True)
+
+
+def _scheduled(callbacks: list[tuple[Any, Any, Any]]) -> bool:
+    # Django keeps (savepoint ids, callback, robust) per on_commit call and drops the
+    # entries of a savepoint that rolls back, so this never misses a needed wake-up.
+    return any(callback is request_wake for _, callback, _ in callbacks)
+
+
+def request_wake() -> None:
+    """After a commit: wake the workers (with no broker: run the wake-up here and now)."""
+    if current_app.conf.task_always_eager:
+        _wake_in_process()
+    else:
+        _publisher.request()
+
+
+class _Publisher:
+    """The thread that publishes this process's wake-ups (started on first use, and again
+    in a forked child, which does not inherit threads)."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._pid = 0
+        self._starting = threading.Lock()
+
+    def request(self) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        self._wanted.set()
+
+    def flush(self) -> None:
+        """Publish a wake-up still wanted (at exit)."""
+        if self._pid == os.getpid() and self._wanted.is_set():
+            self._wanted.clear()
+            publish_wake()
+
+    def _start(self) -> None:
+        with self._starting:
+            if self._pid != os.getpid():
+                self._wanted = threading.Event()
+                threading.Thread(target=self._run, args=(self._wanted,), name="wake-publisher", daemon=True).start()
+                self._pid = os.getpid()
+
+    def _run(self, wanted: threading.Event) -> None:
+        while True:
+            wanted.wait()
+            time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
+            wanted.clear()
+            publish_wake()
+
+
+_publisher = _Publisher()
+atexit.register(_publisher.flush)
+
+
+def publish_wake() -> None:
+    """Send a wake-up to the workers; never raises (the sweep covers for one that does not
+    go out)."""
+    global _broker_down_until
+    from .tasks import wake
+
+    if time.monotonic() < _broker_down_until:
+        return
+    try:
+        if _open_gate():
+            wake.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
+    except Exception as error:
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        log.warning("could not wake the projection workers (%s); the sweep will catch up", error)
+
+
+def _wake_in_process() -> None:
+    """No broker: run the wake-up here, now, without waiting for held-back events (the
+    command is waiting). A commit made during it (a process manager's reaction) asks for
+    another round rather than starting a wake-up inside this one."""
+    from .tasks import wake
+
+    if getattr(_in_process, "waking", False):
+        _in_process.again = True
+        return
+    _in_process.waking = True
+    try:
+        _in_process.again = True
+        while _in_process.again:
+            _in_process.again = False
+            wake.apply(kwargs={"patience": 0.0})
+    finally:
+        _in_process.waking = False
+
+
+def clear_gate() -> None:
+    """Called by the wake task as it starts: commits from now on may publish again."""
+    client = _gate_client(current_app.conf.broker_url)
+    if client is not None:
+        client.delete(gate_key())
+
+
+def _open_gate() -> bool:
+    client = _gate_client(current_app.conf.broker_url)
+    return client is None or bool(client.set(gate_key(), "1", nx=True, px=GATE_TTL_MS))
+
+
+def gate_key() -> str:
+    return f"chronicle:wake-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}"
+
+
+@functools.cache
+def _gate_client(broker_url: str) -> redis.Redis | None:
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    return redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)
