@@ -15,6 +15,7 @@ from orders.permissions import may_issue, may_read_history
 class ChronicleAccess(BasePermission):
     """Reads (GET) need the right to read history and the event log: Operators, Auditors
     and superusers. A command (POST) needs the right to issue the view's ``command``.
+    Methods an endpoint lacks are checked as reads, then refused with 405.
     Anonymous requests are refused before either, with 401."""
 
     code = "not_permitted"
@@ -24,7 +25,8 @@ class ChronicleAccess(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        if request.method in SAFE_METHODS:
+        command = getattr(view, "command", None)
+        if request.method in SAFE_METHODS or command is None:  # other methods of a read: 405
             return may_read_history(user)
-        self.message = f"You may not issue {view.command.__name__}."
-        return may_issue(user, view.command)
+        self.message = f"You may not issue {command.__name__}."
+        return may_issue(user, command)

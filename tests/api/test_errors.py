@@ -89,8 +89,9 @@ def test_unknown_paths_are_404_whatever_the_method(api):
 
 
 def test_a_wrong_method_is_405(api):
-    error = error_of(api.delete(f"{API}products/{uuid4()}/receive-stock/"), 405)
-    assert error["code"] == "method_not_allowed"
+    for path in ("products/{id}/receive-stock/", "products/{id}/history/", "events/"):
+        error = error_of(api.delete(API + path.format(id=uuid4())), 405)
+        assert error["code"] == "method_not_allowed"
 
 
 def test_a_body_that_is_not_json_is_415_or_400(api):
