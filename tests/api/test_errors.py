@@ -38,9 +38,12 @@ def test_a_domain_refusal_is_422_with_the_rules_code_and_fields(api):
     assert taken.status_code == 201 and pid
     error = error_of(again, 422)
     assert (error["code"], list(error["fields"])) == ("sku_taken", ["sku"])
-    assert error_of(api.post(f"{API}orders/{order_at('confirmed')}/ship/", {"carrier": "X", "tracking_number": "Y"}), 422)[
-        "code"
-    ] == "order_not_paid"
+    assert (
+        error_of(api.post(f"{API}orders/{order_at('confirmed')}/ship/", {"carrier": "X", "tracking_number": "Y"}), 422)[
+            "code"
+        ]
+        == "order_not_paid"
+    )
 
 
 def test_a_replayed_refusal_is_the_same_answer(api):
@@ -140,7 +143,13 @@ def test_invalid_unicode_and_control_characters_are_400(api, text):
 
 @pytest.mark.parametrize(
     ("header", "value"),
-    [("If-Match", "7"), ("If-Match", 'W/"7"'), ("If-Match", '"1", "2"'), ("Idempotency-Key", "with space"), ("Idempotency-Key", "k" * 256)],
+    [
+        ("If-Match", "7"),
+        ("If-Match", 'W/"7"'),
+        ("If-Match", '"1", "2"'),
+        ("Idempotency-Key", "with space"),
+        ("Idempotency-Key", "k" * 256),
+    ],
 )
 def test_malformed_headers_are_400_naming_the_header(api, header, value):
     error = error_of(api.post(f"{API}products/{product()}/discontinue/", headers={header: value}), 400)

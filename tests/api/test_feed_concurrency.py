@@ -19,7 +19,9 @@ from tests.support import META, new_event, run_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.postgres(reason="on SQLite transactions commit in position order; the feed's horizon is a PostgreSQL matter"),
+    pytest.mark.postgres(
+        reason="on SQLite transactions commit in position order; the feed's horizon is a PostgreSQL matter"
+    ),
 ]
 
 WRITERS = 4

@@ -58,9 +58,14 @@ def test_history_pages_through_an_entitys_events_in_version_order(auditor_api):
     first = events[0]
     assert list(first) == EVENT_FIELDS
     assert first["data"] == stored[0].data and first["metadata"] == stored[0].metadata
-    assert (first["event_id"], first["stream_id"], first["stream_type"]) == (str(stored[0].event_id), str(pid), "product")
+    assert (first["event_id"], first["stream_id"], first["stream_type"]) == (
+        str(stored[0].event_id),
+        str(pid),
+        "product",
+    )
     assert first["recorded_at"].endswith("Z")
     assert pages[-1]["next"] is None
+    assert auditor_api.get(f"{API}products/{pid}/history/?limit=5").json()["next"] is None
     assert parse_qs(urlparse(pages[0]["next"]).query) == {"limit": ["2"], "after_version": ["2"]}
 
 
@@ -69,7 +74,9 @@ def test_history_of_an_unknown_entity_or_another_kind_is_404(auditor_api):
     assert auditor_api.get(f"{API}customers/{product()}/history/").status_code == 404
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "after_version=-1", "limit=ten", "after_version=99999999999"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "after_version=-1", "limit=ten", "after_version=99999999999"]
+)
 def test_history_parameters_out_of_bounds_are_400(auditor_api, query):
     response = auditor_api.get(f"{API}products/{product()}/history/?{query}")
     assert response.status_code == 400

@@ -56,10 +56,12 @@ class HistoryApi(EntityReadApi):
 
     def get(self, request: Request, id: UUID) -> Response:
         query = self.query(request)
-        history.current_version(self.kind, id)
-        after, limit = query["after_version"], query["limit"]
-        events = store.read_stream(id, from_version=after + 1, to_version=after + limit)
-        next_page = next_link(request, after_version=events[-1].version) if len(events) == limit else None
+        after = query["after_version"]
+        events = store.read_stream(id, from_version=after + 1, to_version=after + query["limit"])
+        # Read after the page, so a page that is not the last always says so.
+        current = history.current_version(self.kind, id)
+        more = bool(events) and events[-1].version < current
+        next_page = next_link(request, after_version=events[-1].version) if more else None
         return self.answer({"results": events, "next": next_page})
 
 

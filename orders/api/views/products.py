@@ -10,7 +10,15 @@ from rest_framework import serializers
 from orders.domain import Money, Product
 from orders.domain import commands as c
 
-from ..serializers import adjustment_field, amount_field, currency_field, name_field, quantity_field, reason_field, sku_field
+from ..serializers import (
+    adjustment_field,
+    amount_field,
+    currency_field,
+    name_field,
+    quantity_field,
+    reason_field,
+    sku_field,
+)
 from .base import CommandApi, CreateApi, existing
 
 
