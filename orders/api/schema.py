@@ -8,12 +8,13 @@ give, so no endpoint can forget one (schemathesis checks each answer against thi
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from orders.models import command_codename
 
 from .errors import ErrorSerializer
 from .http import IF_MATCH_PATTERN, KEY_PATTERN, REQUEST_ID_PATTERN
@@ -99,11 +100,12 @@ class ApiSchema(AutoSchema):
         return [self.view.QuerySerializer, RETRY_AFTER]
 
     def get_operation_id(self) -> str:
-        """A command is named after its view (``RegisterCustomerApi``: ``register_customer``);
-        reads, where one view serves several paths, after their path."""
+        """A command is named after its command (``RegisterCustomer``: ``register_customer``),
+        which stays so when its path gets a GET too; reads, where one view serves several
+        paths, after their path."""
         if self.method != "POST":
             return super().get_operation_id()
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", type(self.view).__name__.removesuffix("Api")).lower()
+        return command_codename(self.view.command)
 
     def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:
         """A view's nested ``InputSerializer`` is named after the view: ``RegisterCustomerInput``."""
