@@ -106,7 +106,7 @@ def amount_field() -> serializers.DecimalField:
     """A positive amount with at most 2 decimals, as a string ("12.50"), in the currency of
     the product or order it is for."""
     return serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=True
+        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal("0.01")
     )
 
 
