@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import Http404
+from django.core.exceptions import SuspiciousOperation
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -111,16 +110,6 @@ def _drf_error(exc: exceptions.APIException) -> ApiError:
     # One code for every "not permitted", whether DRF or the command bus refused.
     code = "not_permitted" if isinstance(exc, exceptions.PermissionDenied) else exc.default_code
     return ApiError(exc.status_code, code, str(exc.detail), getattr(exc, "fields", {}), headers=headers)
-
-
-@to_error.register
-def _not_found(exc: Http404) -> ApiError:
-    return ApiError(status.HTTP_404_NOT_FOUND, "not_found", "No such resource.")
-
-
-@to_error.register
-def _forbidden(exc: PermissionDenied) -> ApiError:
-    return ApiError(status.HTTP_403_FORBIDDEN, "not_permitted", "You may not do this.")
 
 
 @to_error.register

@@ -91,6 +91,11 @@ def test_unknown_paths_are_404_whatever_the_method(api):
     assert error_of(APIClient().get("/api/nothing/here/"), 404)
 
 
+def test_too_many_query_parameters_are_400(auditor_api):
+    query = "&".join(f"event_type=E{i}" for i in range(1500))
+    assert error_of(auditor_api.get(f"{API}events/?{query}"), 400)["code"] == "bad_request"
+
+
 def test_a_wrong_method_is_405(api):
     for path in ("products/{id}/receive-stock/", "products/{id}/history/", "events/"):
         error = error_of(api.delete(API + path.format(id=uuid4())), 405)
