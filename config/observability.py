@@ -25,7 +25,7 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("cor
 actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("actor", default=None)
 command: contextvars.ContextVar[str | None] = contextvars.ContextVar("command", default=None)
 
-_SENSIBLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 HEADER = "X-Request-ID"
 TASK_HEADER = "chronicle_correlation_id"
 
@@ -59,7 +59,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(HEADER, "")
-        request.correlation_id = given if _SENSIBLE_ID.fullmatch(given) else new_id()  # type: ignore[attr-defined]
+        request.correlation_id = given if REQUEST_ID_PATTERN.fullmatch(given) else new_id()  # type: ignore[attr-defined]
         with bound(correlation_id=request.correlation_id):  # type: ignore[attr-defined]
             response = self.get_response(request)
         response[HEADER] = request.correlation_id  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ the settings that ``manage.py check --deploy`` asks for. The README lists every 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -88,6 +89,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "eventstore",
     "orders",
     "projections",
@@ -237,6 +241,55 @@ PROJECTIONS_SUBSCRIBERS = [
 PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)
 # Whether commits wake the workers (the test suite runs subscribers itself unless a test asks).
 PROJECTIONS_WAKE_ON_COMMIT = env_bool("PROJECTIONS_WAKE_ON_COMMIT", True)
+# --- Cache ------------------------------------------------------------------------------
+
+# The API's rate limits are counted here: in Redis when REDIS_URL is set, so every web
+# process shares them, else in each process's memory. Short timeouts, because a cache that
+# is down only switches rate limiting off (see orders.api.throttling).
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+            "KEY_PREFIX": "chronicle",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+
+# --- REST API ---------------------------------------------------------------------------
+
+# Requests per user (all of a user's tokens and sessions together), e.g. "1200/minute".
+API_THROTTLE_RATE = env("API_THROTTLE_RATE", "1200/minute")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(f"API_THROTTLE_RATE must look like 1200/minute, not {API_THROTTLE_RATE!r}")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["orders.api.permissions.ChronicleAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["orders.api.throttling.UserThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["orders.api.http.JsonParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "orders.api.errors.handle_exception",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Chronicle API",
+    "DESCRIPTION": (
+        "Commands change the shop; every change is an event. See the README's API section "
+        "for the contract: errors, If-Match, Idempotency-Key and the event feed."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 

@@ -51,13 +51,18 @@ class CommandResult:
 
 def load(cls: type[A], stream_id: UUID, *, to_version: int | None = None) -> A:
     """The aggregate from its newest usable snapshot and the events after it (up to
-    ``to_version`` when given). An aggregate without events has ``exists`` false."""
+    ``to_version`` when given). An aggregate without events has ``exists`` false, and so
+    has one whose id names a stream of another kind (a product's id given as an order's)."""
     snapshot = store.load_snapshot(stream_id, state_schema=cls.SNAPSHOT_SCHEMA, max_version=to_version)
+    if snapshot and snapshot.stream_type != cls.STREAM_TYPE:
+        return cls(stream_id)
     start = Snapshot(snapshot.version, snapshot.state) if snapshot else None
     payloads = store.read_payloads(
         stream_id, from_version=snapshot.version + 1 if snapshot else 1, to_version=to_version
     )
     events = [registry.decode(p.event_type, p.data) for p in payloads]
+    if events and type(events[0]) not in cls.EVENT_TYPES:
+        return cls(stream_id)
     return cls.replay(stream_id, events, snapshot=start)
 
 

@@ -1,10 +1,12 @@
-"""Building state the way the shop does: through commands, never rows."""
+"""Building state the way the shop does: through commands, never rows (users excepted)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
+
+from django.contrib.auth.models import Group, User
 
 from orders import bus
 from orders.context import CommandContext
@@ -44,3 +46,26 @@ def order(customer_id: UUID | None = None, lines: list[tuple[UUID, int]] = (), c
     for product_id, quantity in lines:
         run(c.AddOrderLine(order_id, product_id, quantity))
     return order_id
+
+
+def order_at(status: str) -> UUID:
+    """An order of one line (2 x 10.00 EUR) taken up to ``status``: draft, placed,
+    confirmed, paid or shipped."""
+    order_id = order(lines=[(product(stock=10), 2)])
+    steps = [
+        c.PlaceOrder(order_id),
+        c.ConfirmOrder(order_id),
+        c.RecordPayment(order_id, Money(Decimal("20.00"), "EUR"), "card"),
+        c.ShipOrder(order_id, "PostNL", "3SABC123"),
+    ]
+    for command in steps[: ("draft", "placed", "confirmed", "paid", "shipped").index(status)]:
+        run(command)
+    return order_id
+
+
+def member_of(group: str | None) -> User:
+    """A user in ``group`` (None: in no group), loaded fresh, without cached permissions."""
+    user = User.objects.create_user(f"{(group or 'nobody').lower()}-{uuid4().hex[:6]}", password="pw")
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return User.objects.get(pk=user.pk)

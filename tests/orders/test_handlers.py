@@ -147,11 +147,22 @@ def test_cancel_and_reject():
         lambda: c.PlaceOrder(uuid4()),
         lambda: c.CreateOrder(uuid4(), uuid4(), "EUR"),
         lambda: c.AddOrderLine(order(), uuid4(), 1),
+        lambda: c.PlaceOrder(product()),
+        lambda: c.ReceiveStock(customer(), 1),
+        lambda: c.CreateOrder(uuid4(), product(), "EUR"),
     ],
 )
 def test_unknown_ids_are_not_found(command):
     with pytest.raises(NotFound):
         run(command())
+
+
+def test_an_id_of_another_kind_is_not_found_also_from_a_snapshot(settings):
+    settings.SNAPSHOT_EVERY = 2
+    pid = product(stock=5)
+    assert store.load_snapshot(pid, state_schema=1) is not None
+    with pytest.raises(NotFound):
+        run(c.PlaceOrder(pid))
 
 
 def test_order_numbers_are_unique_and_increasing():

@@ -16,7 +16,7 @@ from orders.domain.commands import ALL_COMMANDS, ReceiveStock
 from orders.errors import NotFound, NotPermitted
 from orders.models import command_codename
 from orders.permissions import AUDITORS, OPERATORS
-from tests.factories import address, product
+from tests.factories import address, member_of, product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,12 +34,6 @@ def sample(command_type):
         hint = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
         values[field.name] = SAMPLES[hint]()
     return command_type(**values)
-
-
-def member_of(group: str) -> User:
-    user = User.objects.create_user(f"{group.lower()}-{uuid4().hex[:6]}", password="pw")
-    user.groups.add(Group.objects.get(name=group))
-    return User.objects.get(pk=user.pk)  # fresh, without a cached permission set
 
 
 def context(user):

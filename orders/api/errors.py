@@ -1,0 +1,158 @@
+"""Every refusal, from whichever layer, in one shape: ``{"error": {"code", "message", "fields"}}``.
+
+``handle_exception`` is DRF's ``EXCEPTION_HANDLER`` and the only place errors are turned
+into responses. The domain's refusals (``DomainError``) are 422 with their own code and
+fields; the application's (``orders.errors.CommandRefused``) state their status; DRF's own
+(validation, authentication, throttling, 405, 415...) keep their status and code, so a
+client needs one parser for every 4xx. Anything else is a bug and stays a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from functools import singledispatch
+from typing import Any
+
+from django.core.exceptions import SuspiciousOperation
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from eventstore.exceptions import CursorExpired, InvalidCursor
+from orders.domain import DomainError
+from orders.errors import CommandRefused, VersionConflict
+
+
+@dataclass(frozen=True)
+class ApiError:
+    status: int
+    code: str
+    message: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    # Further members of the error object, e.g. current_version for version_conflict.
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        body = {"error": {"code": self.code, "message": self.message, "fields": dict(self.fields), **self.extra}}
+        return Response(body, status=self.status, headers=dict(self.headers))
+
+
+class InvalidHeader(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_header"
+
+    def __init__(self, header: str, message: str) -> None:
+        super().__init__(f"{header}: {message}")
+        self.fields = {header: message}
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
+def handle_exception(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's exception handler: the error's response, or None (a 500) for a bug."""
+    error = to_error(exc)
+    return error.response() if error is not None else None
+
+
+@singledispatch
+def to_error(exc: Exception) -> ApiError | None:
+    return None
+
+
+@to_error.register
+def _domain_refusal(exc: DomainError) -> ApiError:
+    return ApiError(status.HTTP_422_UNPROCESSABLE_ENTITY, exc.code, exc.message, exc.fields)
+
+
+@to_error.register
+def _command_refused(exc: CommandRefused) -> ApiError:
+    return ApiError(exc.status_code, exc.code, exc.message, exc.fields)
+
+
+@to_error.register
+def _version_conflict(exc: VersionConflict) -> ApiError:
+    return replace(_command_refused(exc), extra={"current_version": exc.current_version})
+
+
+@to_error.register
+def _invalid_cursor(exc: InvalidCursor) -> ApiError:
+    message = "This cursor was not handed out by this feed; start from a `next` link."
+    return ApiError(status.HTTP_400_BAD_REQUEST, "invalid_cursor", message, {"after": message})
+
+
+@to_error.register
+def _cursor_expired(exc: CursorExpired) -> ApiError:
+    message = "The event log was restored since this cursor was handed out; follow the feed again from the start."
+    return ApiError(status.HTTP_400_BAD_REQUEST, "cursor_expired", message, {"after": message})
+
+
+@to_error.register
+def _invalid_input(exc: exceptions.ValidationError) -> ApiError:
+    fields = dict(_flatten(exc.detail))
+    general = fields.pop("", None)
+    message = general or f"Some fields are invalid: {', '.join(fields)}."
+    return ApiError(status.HTTP_400_BAD_REQUEST, "invalid", message, fields)
+
+
+@to_error.register
+def _drf_error(exc: exceptions.APIException) -> ApiError:
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait))
+    # One code for every "not permitted", whether DRF or the command bus refused.
+    code = "not_permitted" if isinstance(exc, exceptions.PermissionDenied) else exc.default_code
+    return ApiError(exc.status_code, code, str(exc.detail), getattr(exc, "fields", {}), headers=headers)
+
+
+@to_error.register
+def _suspicious(exc: SuspiciousOperation) -> ApiError:
+    """E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS."""
+    return ApiError(status.HTTP_400_BAD_REQUEST, "bad_request", "The request is malformed.")
+
+
+def _flatten(detail: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """DRF's nested error detail as dotted paths (``shipping_address.city``) -> one message.
+    Errors about the whole body or a whole nested object go to the path of that object."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "" if key == api_settings.NON_FIELD_ERRORS_KEY else str(key)
+            yield from _flatten(value, ".".join(part for part in (prefix, name) if part))
+    elif isinstance(detail, list) and all(not isinstance(item, dict | list) for item in detail):
+        yield prefix, " ".join(str(item) for item in detail)
+    elif isinstance(detail, list):
+        for index, item in enumerate(detail):
+            yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield prefix, str(detail)
+
+
+# --- For the OpenAPI schema -------------------------------------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable: `invalid`, `version_conflict`, `sku_taken`...")
+    message = serializers.CharField(help_text="For people.")
+    current_version = serializers.IntegerField(
+        required=False, help_text="Only with `version_conflict`: the entity's version now."
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """``fields`` cannot be declared as an attribute: it is the serializer's own."""
+        return {
+            **super().get_fields(),
+            "fields": serializers.DictField(
+                child=serializers.CharField(), help_text="Input at fault (dotted path) -> what is wrong with it."
+            ),
+        }
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,0 +1,218 @@
+"""The API's fields: inputs checked by the domain's own rules, and the shapes it answers in.
+
+An input that the body alone shows to be wrong is refused with 400 before the command is
+sent, in the domain's words: the fields below run the domain's ``clean_*`` functions (and
+value objects) as validators, so the API and the domain cannot drift apart. What only the
+current state can refuse (stock, status, a SKU in use) is the domain's 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final
+
+from rest_framework import serializers
+
+from eventstore.store import MAX_FEED_PAGE
+from orders.domain import (
+    MAX_EMAIL,
+    MAX_QUANTITY,
+    MAX_REASON,
+    MAX_TEXT,
+    Address,
+    DomainError,
+    clean_adjustment,
+    clean_currency,
+    clean_email,
+    clean_name,
+    clean_reason,
+    clean_sku,
+    clean_texts,
+)
+from orders.history import MAX_PAGE
+
+# PostgreSQL integers; larger versions cannot exist.
+MAX_VERSION: Final = 2**31 - 1
+# Amounts: at most 10 digits before the decimal point.
+MAX_AMOUNT_DIGITS: Final = 12
+
+
+def domain_rule(clean: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A validator applying one of the domain's input rules, with its message and code."""
+
+    def validate(value: Any) -> None:
+        try:
+            clean(value)
+        except DomainError as error:
+            message = next(iter(error.fields.values()), error.message)
+            raise serializers.ValidationError(message, code=error.code) from None
+
+    return validate
+
+
+def _one_line(value: Any) -> object:
+    return clean_texts(DomainError, {"text": value})
+
+
+# --- Input fields -----------------------------------------------------------------------------
+
+
+def name_field() -> serializers.CharField:
+    return serializers.CharField(max_length=MAX_TEXT, validators=[domain_rule(clean_name)])
+
+
+def text_field(*, required: bool = True) -> serializers.CharField:
+    """One line of text (a carrier, a payment method...); optional ones default to ""."""
+    optional = {} if required else {"required": False, "allow_blank": True, "default": ""}
+    return serializers.CharField(max_length=MAX_TEXT, validators=[domain_rule(_one_line)], **optional)
+
+
+def reason_field() -> serializers.CharField:
+    return serializers.CharField(max_length=MAX_REASON, validators=[domain_rule(clean_reason)])
+
+
+def email_field() -> serializers.CharField:
+    return serializers.CharField(max_length=MAX_EMAIL, validators=[domain_rule(clean_email)])
+
+
+def sku_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=64, validators=[domain_rule(clean_sku)], help_text="Letters, digits, '-' and '_'."
+    )
+
+
+def currency_field() -> serializers.CharField:
+    return serializers.CharField(
+        min_length=3, max_length=3, validators=[domain_rule(clean_currency)], help_text="ISO 4217, e.g. EUR."
+    )
+
+
+def quantity_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+def adjustment_field() -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=-MAX_QUANTITY,
+        max_value=MAX_QUANTITY,
+        validators=[domain_rule(clean_adjustment)],
+        help_text="Signed: negative removes stock. Not 0.",
+    )
+
+
+def amount_field() -> serializers.DecimalField:
+    """A positive amount with at most 2 decimals, as a string ("12.50"), in the currency of
+    the product or order it is for."""
+    return serializers.DecimalField(
+        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal("0.01")
+    )
+
+
+class AddressSerializer(serializers.Serializer):
+    """A postal address; becomes an ``Address`` value, which checks itself."""
+
+    line1 = serializers.CharField(max_length=MAX_TEXT)
+    line2 = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=MAX_TEXT)
+    city = serializers.CharField(max_length=MAX_TEXT)
+    country = serializers.CharField(max_length=2, min_length=2, help_text="ISO 3166-1 alpha-2, e.g. NL.")
+
+    def validate(self, attrs: dict[str, str]) -> Address:  # type: ignore[override]
+        try:
+            return Address(**attrs)
+        except DomainError as error:
+            raise serializers.ValidationError(error.fields or error.message, code=error.code) from None
+
+
+# --- Query parameters -------------------------------------------------------------------------
+
+
+def limit_field(maximum: int) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=maximum, default=100, help_text=f"1 to {maximum}.")
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    after_version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, default=0, help_text="Start after this version (0: from the first)."
+    )
+    limit = limit_field(MAX_PAGE)
+
+
+class StateQuerySerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=0, max_value=MAX_VERSION, required=False, help_text="The state after this version."
+    )
+    at = serializers.DateTimeField(
+        required=False,
+        default_timezone=dt.UTC,
+        help_text="The state at this recorded time (ISO 8601; without an offset, UTC).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "version" in attrs and "at" in attrs:
+            raise serializers.ValidationError("Give either version or at, not both.")
+        return attrs
+
+
+class FeedQuerySerializer(serializers.Serializer):
+    after = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="A cursor from a `next` link; none: the start."
+    )
+    limit = limit_field(MAX_FEED_PAGE)
+    stream_type = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=10, help_text="Only these stream types."
+    )
+    event_type = serializers.ListField(
+        child=serializers.CharField(max_length=128), required=False, max_length=50, help_text="Only these event types."
+    )
+
+
+# --- Output -----------------------------------------------------------------------------------
+
+
+def utc_datetime(**options: Any) -> serializers.DateTimeField:
+    return serializers.DateTimeField(default_timezone=dt.UTC, **options)
+
+
+class CommandResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The entity (stream) the command was for.")
+    version = serializers.IntegerField(help_text="Its version afterwards: send it as If-Match next time.")
+    position = serializers.IntegerField(help_text="Global position of the last event appended (or of its last event).")
+
+
+class OrderResultSerializer(CommandResultSerializer):
+    number = serializers.CharField(help_text="The order number, e.g. CH-000123.")
+
+
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    position = serializers.IntegerField(help_text="Global position; feed order is not position order.")
+    stream_type = serializers.CharField()
+    stream_id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="The stream's version after this event.")
+    event_type = serializers.CharField()
+    schema_version = serializers.IntegerField()
+    occurred_at = utc_datetime(help_text="Business time.")
+    recorded_at = utc_datetime(help_text="When the database recorded it.")
+    data = serializers.DictField(help_text="The payload, upcast to the current shape.")
+    metadata = serializers.DictField(help_text="actor, source, correlation_id, causation_id, command_id.")
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    results = EventSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+
+
+class FeedPageSerializer(serializers.Serializer):
+    results = EventSerializer(many=True)
+    next = serializers.URLField(help_text="Where to continue: never null. Keep it, not a position.")
+    caught_up = serializers.BooleanField(help_text="This page reached everything committed so far.")
+
+
+class StateSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="0 when the entity did not exist yet then.")
+    as_of = utc_datetime(allow_null=True, help_text="Recorded time of the event at `version`.")
+    state = serializers.DictField(allow_null=True, help_text="The entity's fields; null at version 0.")

@@ -1,0 +1,73 @@
+"""``/api/``: version 1 of the API, its OpenAPI schema and interactive docs, and a JSON 404
+for every other path."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views import customers, events, orders, products
+from .views.base import CommandApi, NoSuchPathApi
+
+app_name = "api"
+
+
+def _reads(kind: str, collection: str) -> list[URLPattern]:
+    return [
+        path(f"{collection}/<uuid:id>/history/", events.HistoryApi.as_view(kind=kind), name=f"{kind}-history"),
+        path(f"{collection}/<uuid:id>/state/", events.StateApi.as_view(kind=kind), name=f"{kind}-state"),
+    ]
+
+
+def _commands(collection: str, views: dict[str, type[CommandApi]]) -> list[URLPattern]:
+    """``<collection>/<id>/<command>/`` for each command view."""
+    return [
+        path(f"{collection}/<uuid:id>/{name}/", view.as_view(), name=f"{collection}-{name}")
+        for name, view in views.items()
+    ]
+
+
+v1: list[URLPattern | URLResolver] = [
+    path("customers/", customers.RegisterCustomerApi.as_view(), name="customers"),
+    *_commands(
+        "customers",
+        {"change-email": customers.ChangeCustomerEmailApi, "change-address": customers.ChangeCustomerAddressApi},
+    ),
+    *_reads("customer", "customers"),
+    path("products/", products.CreateProductApi.as_view(), name="products"),
+    *_commands(
+        "products",
+        {
+            "change-price": products.ChangeProductPriceApi,
+            "receive-stock": products.ReceiveStockApi,
+            "adjust-stock": products.AdjustStockApi,
+            "discontinue": products.DiscontinueProductApi,
+        },
+    ),
+    *_reads("product", "products"),
+    path("orders/", orders.CreateOrderApi.as_view(), name="orders"),
+    *_commands(
+        "orders",
+        {
+            "lines": orders.AddOrderLineApi,
+            "change-quantity": orders.ChangeOrderLineQuantityApi,
+            "remove-line": orders.RemoveOrderLineApi,
+            "set-shipping-address": orders.SetShippingAddressApi,
+            "place": orders.PlaceOrderApi,
+            "pay": orders.PayOrderApi,
+            "ship": orders.ShipOrderApi,
+            "deliver": orders.DeliverOrderApi,
+            "cancel": orders.CancelOrderApi,
+            "refund": orders.RefundOrderApi,
+        },
+    ),
+    *_reads("order", "orders"),
+    path("events/", events.EventFeedApi.as_view(), name="events"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", NoSuchPathApi.as_view()),
+]

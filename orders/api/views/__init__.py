@@ -1,0 +1,1 @@
+"""One view per operation, grouped by the entity they act on."""

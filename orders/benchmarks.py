@@ -1,0 +1,159 @@
+"""``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP.
+
+The server runs against the throwaway benchmark database, as production would: gunicorn's
+threaded workers, DEBUG off, rate limiting out of the way. Each client thread keeps one
+connection alive and sends its commands one after another.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Final
+from urllib.parse import quote
+from uuid import UUID, uuid4
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from eventstore.benchmark import BARRIER_TIMEOUT, log, workload
+from orders import bus
+from orders.context import CommandContext
+from orders.domain import Money
+from orders.domain import commands as c
+from orders.permissions import OPERATORS
+
+CLIENTS: Final = 4
+REQUESTS_EACH: Final = 300
+WARM_UP_EACH: Final = 20
+GUNICORN: Final = [
+    *("--workers", "2", "--threads", "4", "--worker-class", "gthread", "--keep-alive", "30"),
+    *("--no-control-socket", "--log-level", "warning"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _server_environment() -> dict[str, str]:
+    """This process's settings, pointed at the benchmark database."""
+    database = connection.settings_dict
+    env = {**os.environ, "DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
+    if connection.vendor == "postgresql":
+        credentials = quote(database["USER"]) + (f":{quote(database['PASSWORD'])}" if database["PASSWORD"] else "")
+        env["DATABASE_URL"] = f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    else:
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(database["NAME"])
+    return env
+
+
+@contextmanager
+def gunicorn() -> Iterator[int]:
+    """A gunicorn serving the API on a free port, stopped afterwards; yields the port."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", *GUNICORN],
+        cwd=Path(settings.BASE_DIR),
+        env=_server_environment(),
+    )
+    try:
+        _wait_until_serving(port, server)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited before serving")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not start serving within 30 s")
+
+
+def _operator_token() -> str:
+    user = User.objects.create_user(f"bench-{uuid4().hex[:8]}")
+    user.groups.add(Group.objects.get(name=OPERATORS))
+    return Token.objects.create(user=user).key
+
+
+def _new_product() -> UUID:
+    product_id = uuid4()
+    price = Money(Decimal("9.99"), "EUR")
+    bus.dispatch(c.CreateProduct(product_id, f"BENCH-{product_id.hex[:12]}", "Bench", price), CommandContext.system())
+    return product_id
+
+
+class _Client:
+    """One keep-alive connection sending receive-stock commands for its own product."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.path = f"/api/v1/products/{_new_product()}/receive-stock/"
+
+    def send(self, count: int) -> None:
+        body = json.dumps({"quantity": 1})
+        for _ in range(count):
+            self.connection.request("POST", self.path, body, self.headers)
+            response = self.connection.getresponse()
+            answer = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"the API answered {response.status}: {answer[:200]!r}")
+
+
+@workload("api_command_rps")
+def api_command_rps(state: dict[str, Any]) -> float:
+    """4 clients x 300 receive-stock commands over HTTP, each appending one event."""
+    token = state.setdefault("api_token", _operator_token())
+    with gunicorn() as port:
+        clients = [_Client(port, token) for _ in range(CLIENTS)]
+        for client in clients:
+            client.send(WARM_UP_EACH)
+        start = threading.Barrier(CLIENTS + 1, timeout=BARRIER_TIMEOUT)
+        failures: list[BaseException] = []
+
+        def run(client: _Client) -> None:
+            try:
+                start.wait()
+                client.send(REQUESTS_EACH)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run, args=(client,)) for client in clients]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        started = perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = perf_counter() - started
+        for client in clients:
+            client.connection.close()
+    if failures:
+        raise failures[0]
+    log(f"api_command_rps: {CLIENTS * REQUESTS_EACH} commands in {elapsed:.2f} s")
+    return CLIENTS * REQUESTS_EACH / elapsed

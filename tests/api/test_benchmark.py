@@ -1,0 +1,15 @@
+"""The API's benchmark workload runs gunicorn against the benchmark database and reports."""
+
+from __future__ import annotations
+
+import json
+
+from tests.eventstore.test_benchmark_command import run
+
+
+def test_api_command_rps_is_measured_through_gunicorn():
+    result = run("--json", "--runs", "1", "--only", "api_command_rps")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["api_command_rps"] > 0
+    assert "api_command_rps: 1200 commands in" in result.stderr
