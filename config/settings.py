@@ -236,6 +236,7 @@ PROJECTIONS_SUBSCRIBERS = [
     "projections.stock.StockProjection",
     "projections.customers.CustomersProjection",
     "projections.sales.SalesProjection",
+    "orders.fulfilment.FulfilmentProcess",
 ]
 # Events a catch-up batch reads and applies in one transaction.
 PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)

@@ -18,16 +18,18 @@ their causation id and keep the cause's correlation id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Final
 from uuid import UUID
 
 from eventstore.records import RecordedEvent
+from projections.subscribers import ProcessManager, handles
 
 from . import bus, repository
 from .context import CommandContext
 from .domain import DomainError, Order
+from .domain.events import OrderCancelled, OrderPlaced, OrderShipped
 from .domain import commands as c
 from .domain.commands import Command
 from .errors import VersionConflict
@@ -101,8 +103,19 @@ def order_shipped(event: RecordedEvent) -> None:
         _send(c.CommitStock(line.product_id, order.id), event, "commit", line.product_id)
 
 
-REACTIONS: Final[dict[str, Callable[[RecordedEvent], None]]] = {
-    "OrderPlaced": order_placed,
-    "OrderCancelled": order_cancelled,
-    "OrderShipped": order_shipped,
-}
+class FulfilmentProcess(ProcessManager):
+    """The process on the subscription runner: one event at a time, outside transactions."""
+
+    name = "fulfilment"
+
+    @handles(OrderPlaced)
+    def placed(self, event: RecordedEvent) -> None:
+        order_placed(event)
+
+    @handles(OrderCancelled)
+    def cancelled(self, event: RecordedEvent) -> None:
+        order_cancelled(event)
+
+    @handles(OrderShipped)
+    def shipped(self, event: RecordedEvent) -> None:
+        order_shipped(event)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -146,6 +147,23 @@ def ensure_checkpoint(cls: type[Subscriber]) -> None:
         return
     start = store.head_cursor() if cls.kind is Kind.PROCESS_MANAGER else ""
     Checkpoint.objects.get_or_create(name=cls.name, defaults={"kind": cls.kind.value, "cursor": start})
+
+
+def start_process_managers(**signal: Any) -> None:
+    """post_migrate: give each process manager its checkpoint at the head of the log, so it
+    reacts to everything from its deployment on (and to no history)."""
+    for cls in select(kind=Kind.PROCESS_MANAGER):
+        ensure_checkpoint(cls)
+
+
+def restart_process_managers(**signal: Any) -> None:
+    """log_restored: move each process manager to the head of the restored log, so the
+    restored history is not acted on a second time."""
+    for cls in select(kind=Kind.PROCESS_MANAGER):
+        Checkpoint.objects.update_or_create(
+            name=cls.name,
+            defaults={"kind": cls.kind.value, "cursor": store.head_cursor(), "state": Checkpoint.RUNNING},
+        )
 
 
 def _more_waiting(cls: type[Subscriber]) -> bool:

@@ -62,6 +62,17 @@ def _no_wake_on_commit(settings: Any) -> None:
     settings.PROJECTIONS_WAKE_ON_COMMIT = False
 
 
+FULFILMENT = "orders.fulfilment.FulfilmentProcess"
+
+
+@pytest.fixture(autouse=True)
+def _subscribers(request: pytest.FixtureRequest, settings: Any) -> None:
+    """The fulfilment process appends events of its own (confirmations, reservations), so
+    tests run without it unless they ask for it with ``@pytest.mark.fulfilment``."""
+    if request.node.get_closest_marker("fulfilment") is None:
+        settings.PROJECTIONS_SUBSCRIBERS = [p for p in settings.PROJECTIONS_SUBSCRIBERS if p != FULFILMENT]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if connection.vendor == "postgresql":
         return

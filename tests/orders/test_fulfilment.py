@@ -11,7 +11,7 @@ from orders.domain import Money, Order, Product
 from orders.domain import commands as c
 from tests.factories import order, product, run
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fulfilment]
 
 
 def eur(amount: str) -> Money:
@@ -25,7 +25,7 @@ def last(stream, event_type):
 def react(stream, event_type):
     """Run the reaction to the stream's latest event of this type (as the process would)."""
     event = last(stream, event_type)
-    fulfilment.REACTIONS[event_type](event)
+    fulfilment.FulfilmentProcess().handle(event)
     return event
 
 
