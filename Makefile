@@ -18,6 +18,7 @@ migrate: install
 
 ## Install, migrate, load demo data, print an admin login, serve on 127.0.0.1:8000.
 run: migrate
+	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -14,6 +14,7 @@ from eventstore.exceptions import CursorExpired
 from eventstore.models import Event, LogIdentity, Seal
 from orders.domain import commands as c
 from orders.models import UniqueClaim
+from projections.models import Checkpoint
 from tests.conftest import purge_allowed
 from tests.factories import customer, order, product, run
 
@@ -43,6 +44,7 @@ def some_history():
     return pid, oid
 
 
+@pytest.mark.fulfilment
 def test_a_restored_log_is_the_exported_log(tmp_path):
     some_history()
     before = list(Event.objects.order_by("position").values_list(*STORED))
@@ -61,6 +63,8 @@ def test_a_restored_log_is_the_exported_log(tmp_path):
     with pytest.raises(CursorExpired):
         store.read_feed(old_cursor)
     assert set(UniqueClaim.objects.values_list("kind", "value")) == {("sku", "MUG-1"), ("email", "ada@example.com")}
+    fulfilment = Checkpoint.objects.get(name="fulfilment")  # acts on nothing restored
+    assert store.read_feed(fulfilment.cursor).events == []
 
     later = product()
     feed = [event for event, _ in store.iter_feed()]
