@@ -319,8 +319,10 @@ else:
 # --- Operations -------------------------------------------------------------------------
 
 # Readiness reports and scrape-time metrics contributed by the apps (dotted paths).
-HEALTH_COMPONENTS: list[str] = []
-METRICS_SOURCES: list[str] = []
+HEALTH_COMPONENTS = ["projections.health.subscribers"]
+METRICS_SOURCES = ["projections.health.metrics"]
+# A subscriber this far behind is reported "degraded" by /readyz.
+PROJECTIONS_DEGRADED_LAG_SECONDS = env_int("PROJECTIONS_DEGRADED_LAG_SECONDS", 60)
 # /metrics answers requests bearing this token, or (without one) from these addresses.
 METRICS_TOKEN = env("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])

@@ -54,6 +54,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Model
 from django.utils.module_loading import import_string
 
+from config import observability
 from eventstore.records import RecordedEvent
 from eventstore.serialization import registry
 
@@ -119,8 +120,11 @@ class Subscriber:
         cls.event_types = tuple(sorted(handlers))
 
     def handle(self, event: RecordedEvent) -> None:
-        """Call the method that handles this event's type (looked up by name, at call time)."""
-        getattr(self, self._handlers[event.event_type])(event)
+        """Call the method that handles this event's type (looked up by name, at call time),
+        with the event's correlation id in effect: what a worker logs, and what a process
+        manager's reactions do, is found under the id of the request that caused it."""
+        with observability.bound(correlation_id=event.metadata.get("correlation_id")):
+            getattr(self, self._handlers[event.event_type])(event)
 
 
 class ProcessManager(Subscriber):

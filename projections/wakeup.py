@@ -41,6 +41,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
 
+from config import observability
+
 log = logging.getLogger(__name__)
 
 GATE_TTL_MS = 10_000
@@ -80,12 +82,15 @@ class _Publisher:
 
     def __init__(self) -> None:
         self._wanted = threading.Event()
+        self._correlation_id: str | None = None
         self._pid = 0
         self._starting = threading.Lock()
 
     def request(self) -> None:
         if self._pid != os.getpid():
             self._start()
+        # The wake-up carries the correlation id of the (latest) commit that asked for it.
+        self._correlation_id = observability.correlation_id.get()
         self._wanted.set()
 
     def flush(self) -> None:
@@ -106,7 +111,8 @@ class _Publisher:
             wanted.wait()
             time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
             wanted.clear()
-            publish_wake()
+            with observability.bound(correlation_id=self._correlation_id):
+                publish_wake()
 
 
 _publisher = _Publisher()

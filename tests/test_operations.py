@@ -85,3 +85,29 @@ def test_metrics_without_a_token_answer_only_the_allowed_addresses(client, setti
     settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
     assert client.get("/metrics").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
+
+
+def test_readyz_reports_each_subscriber_and_a_failed_one_degrades_without_failing_readiness(client):
+    from projections.models import Checkpoint
+    from projections.runner import catch_up
+
+    catch_up()
+    body = client.get("/readyz").json()
+    assert set(body["subscribers"]) == {"orders", "stock", "customers", "sales"}
+    assert set(body["subscribers"].values()) == {"ok"}
+    Checkpoint.objects.filter(name="stock").update(state=Checkpoint.FAILED, last_error="boom")
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json()["subscribers"]["stock"] == "degraded"
+
+
+def test_metrics_show_each_subscribers_lag_after_events_are_appended(client):
+    from projections.runner import catch_up
+    from tests.projections.support import feed_passed_everything
+
+    catch_up()
+    run(c.ReceiveStock(product(), 2))
+    feed_passed_everything()
+    text = client.get("/metrics").content.decode()
+    assert 'chronicle_subscriber_lag_events{subscriber="stock"} 2.0' in text  # created, received
+    assert 'chronicle_subscriber_failed{subscriber="stock"} 0.0' in text
+    assert 'chronicle_subscriber_lag_seconds{subscriber="orders"} 0.0' in text

@@ -1,0 +1,34 @@
+"""The read side's part in /readyz and /metrics (see config.health and config.metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from .runner import status
+
+
+def subscribers() -> dict[str, Any]:
+    """Each subscriber ``ok``, or ``degraded`` when it failed or lags more than
+    ``PROJECTIONS_DEGRADED_LAG_SECONDS`` behind."""
+    report = {}
+    for state in status():
+        late = state.seconds_behind > settings.PROJECTIONS_DEGRADED_LAG_SECONDS
+        report[state.name] = "degraded" if state.failed or late or state.events_behind is None else "ok"
+    return {"subscribers": report}
+
+
+def metrics() -> Iterator[Metric]:
+    events = GaugeMetricFamily("chronicle_subscriber_lag_events", "Events a subscriber has still to handle", labels=["subscriber"])
+    seconds = GaugeMetricFamily(
+        "chronicle_subscriber_lag_seconds", "Age of the oldest event a subscriber has still to handle", labels=["subscriber"]
+    )
+    failed = GaugeMetricFamily("chronicle_subscriber_failed", "1 while a subscriber is stopped by a failure", labels=["subscriber"])
+    for state in status():
+        events.add_metric([state.name], state.events_behind if state.events_behind is not None else float("nan"))
+        seconds.add_metric([state.name], state.seconds_behind)
+        failed.add_metric([state.name], 1 if state.failed else 0)
+    yield from (events, seconds, failed)
