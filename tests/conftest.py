@@ -11,6 +11,9 @@ tests of the wake-up turn it back on.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import io
+import json
+import logging
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +21,8 @@ import pytest
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
+
+from config import observability
 
 
 @contextmanager
@@ -71,6 +76,22 @@ def _subscribers(request: pytest.FixtureRequest, settings: Any) -> None:
     tests run without it unless they ask for it with ``@pytest.mark.fulfilment``."""
     if request.node.get_closest_marker("fulfilment") is None:
         settings.PROJECTIONS_SUBSCRIBERS = [p for p in settings.PROJECTIONS_SUBSCRIBERS if p != FULFILMENT]
+
+
+@pytest.fixture
+def json_log() -> Any:
+    """The JSON lines the ``chronicle`` loggers write during the test, as dicts."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(observability.JsonFormatter())
+    handler.addFilter(observability.ContextFilter())
+    logger = logging.getLogger("chronicle")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

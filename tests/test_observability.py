@@ -1,9 +1,5 @@
 """Correlation ids: per request, in responses, in log lines, in events, in tasks."""
 
-import io
-import json
-import logging
-
 import pytest
 from celery.signals import before_task_publish
 
@@ -24,21 +20,6 @@ def test_each_request_gets_an_id_and_a_sensible_given_one_is_kept(client):
     assert len(fresh["X-Request-ID"]) == 32
     assert given["X-Request-ID"] == "req-42.abc"
     assert "<" not in hostile["X-Request-ID"] and len(hostile["X-Request-ID"]) == 32
-
-
-@pytest.fixture
-def json_log():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(observability.JsonFormatter())
-    handler.addFilter(observability.ContextFilter())
-    logger = logging.getLogger("chronicle")
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.INFO)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logger.removeHandler(handler)
-    logger.setLevel(previous)
 
 
 def test_a_commands_log_line_is_json_with_the_correlation_id_of_its_events(json_log):
