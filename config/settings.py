@@ -233,13 +233,16 @@ CELERY_BEAT_SCHEDULE = {
 # --- Projections ------------------------------------------------------------------------
 
 # Every subscriber the runner drives (projections and process managers), by dotted path.
-PROJECTIONS_SUBSCRIBERS = [
-    "projections.orders.OrdersProjection",
-    "projections.stock.StockProjection",
-    "projections.customers.CustomersProjection",
-    "projections.sales.SalesProjection",
-    "orders.fulfilment.FulfilmentProcess",
-]
+PROJECTIONS_SUBSCRIBERS = env_list(
+    "PROJECTIONS_SUBSCRIBERS",
+    [
+        "projections.orders.OrdersProjection",
+        "projections.stock.StockProjection",
+        "projections.customers.CustomersProjection",
+        "projections.sales.SalesProjection",
+        "orders.fulfilment.FulfilmentProcess",
+    ],
+)
 # Events a catch-up batch reads and applies in one transaction.
 PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)
 # Whether commits wake the workers (the test suite runs subscribers itself unless a test asks).

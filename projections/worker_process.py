@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 import redis
+from django.conf import settings
 from django.db import connection
 
 T = TypeVar("T")
@@ -60,6 +61,7 @@ class WorkerProcess:
         env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
         env |= {
             **database_environment(), "REDIS_URL": broker_url, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1",
+            "PROJECTIONS_SUBSCRIBERS": ",".join(settings.PROJECTIONS_SUBSCRIBERS),  # the same as this process
             **environment,
         }  # fmt: skip
         command = [
