@@ -12,7 +12,7 @@ from config.celery import app
 from eventstore.models import Event
 from orders.domain import commands as c
 from tests.factories import product, run
-from tests.support_processes import OwnRedis
+from tests.projections.processes import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +52,9 @@ def test_readyz_is_unavailable_without_a_database_or_before_migrating(tmp_path):
     assert status == 503 and body["migrations"].endswith("migrations not applied")
 
 
-def test_a_broker_that_is_away_is_degraded_but_still_ready(client, settings, monkeypatch):
-    redis = OwnRedis().start()
+def test_a_broker_that_is_away_is_degraded_but_still_ready(client, settings, monkeypatch, tmp_path):
+    redis = RedisServer(tmp_path / "redis.log")
+    redis.start()
     settings.CELERY_TASK_ALWAYS_EAGER = False
     monkeypatch.setattr(app.conf, "broker_url", redis.url)
     try:
