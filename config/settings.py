@@ -161,6 +161,13 @@ if DATABASE_URL:
             "timeout": env_int("DB_POOL_TIMEOUT", 10),
         }
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+    if env("REPLICA_DATABASE_URL"):
+        DATABASES["replica"] = {
+            **DATABASES["default"],
+            **dj_database_url.parse(env("REPLICA_DATABASE_URL")),
+            "OPTIONS": DATABASES["default"]["OPTIONS"],
+            "TEST": {"MIRROR": "default"},
+        }
 else:
     DATABASES = {
         "default": {
@@ -180,6 +187,7 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["config.routers.ReadReplicaRouter"]
 
 # --- Event store ------------------------------------------------------------------------
 

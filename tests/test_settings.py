@@ -64,3 +64,29 @@ def test_production_passes_the_deployment_checklist():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_health_probes_are_exempt_from_the_https_redirect_in_production():
+    script = (
+        "import django; django.setup(); from django.test import Client; c = Client(); "
+        "print(c.get('/healthz', HTTP_HOST='shop.example').status_code, c.get('/admin/', HTTP_HOST='shop.example').status_code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if k not in PRODUCTION}, **PRODUCTION,
+             "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )  # fmt: skip
+    assert result.stdout.split() == ["200", "301"], result.stderr[-2000:]
+
+
+def test_read_models_are_read_from_a_replica_when_there_is_one(monkeypatch):
+    from config.routers import ReadReplicaRouter
+    from eventstore.models import Event
+    from projections.models import OrderSummary
+
+    router = ReadReplicaRouter()
+    assert router.db_for_read(OrderSummary) is None  # no replica configured
+    monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
+    assert router.db_for_read(OrderSummary) == "replica"
+    assert router.db_for_read(Event) is None and router.db_for_write(OrderSummary) == "default"
+    assert not router.allow_migrate("replica", "projections")
