@@ -80,13 +80,25 @@ def test_health_probes_are_exempt_from_the_https_redirect_in_production():
 
 
 def test_read_models_are_read_from_a_replica_when_there_is_one(monkeypatch):
-    from config.routers import ReadReplicaRouter
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.routers import ReadReplicaRouter, ReplicaReadsMiddleware
     from eventstore.models import Event
     from projections.models import OrderSummary
 
     router = ReadReplicaRouter()
-    assert router.db_for_read(OrderSummary) is None  # no replica configured
+    seen = {}
+
+    def view(request):
+        seen[request.method] = router.db_for_read(OrderSummary), router.db_for_read(Event)
+        return HttpResponse()
+
+    middleware = ReplicaReadsMiddleware(view)
+    middleware(RequestFactory().get("/"))
     monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
-    assert router.db_for_read(OrderSummary) == "replica"
-    assert router.db_for_read(Event) is None and router.db_for_write(OrderSummary) == "default"
-    assert not router.allow_migrate("replica", "projections")
+    middleware(RequestFactory().head("/"))
+    middleware(RequestFactory().post("/"))
+    assert seen == {"GET": (None, None), "HEAD": ("replica", None), "POST": (None, None)}
+    assert router.db_for_read(OrderSummary) is None  # outside requests: workers use the primary
+    assert router.db_for_write(OrderSummary) == "default" and not router.allow_migrate("replica", "projections")
