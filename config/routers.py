@@ -44,5 +44,6 @@ class ReadReplicaRouter:
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
         return True
 
-    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
-        return db == "default"
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        """The replica gets its schema by replication, never by ``migrate``."""
+        return False if db == "replica" else None
