@@ -256,6 +256,13 @@ PROJECTIONS_SUBSCRIBERS = env_list(
 PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)
 # Whether commits wake the workers (the test suite runs subscribers itself unless a test asks).
 PROJECTIONS_WAKE_ON_COMMIT = env_bool("PROJECTIONS_WAKE_ON_COMMIT", True)
+# Read-your-writes: how long an admin page after a command, and an API query with
+# ?min_position=, wait for the projections behind them to pass the new event.
+ADMIN_FRESHNESS_WAIT_SECONDS = float(env("ADMIN_FRESHNESS_WAIT_SECONDS", "1.5"))
+API_MIN_POSITION_WAIT_SECONDS = float(env("API_MIN_POSITION_WAIT_SECONDS", "5"))
+# Products with fewer than this many available count as low on stock (admin filter, dashboard).
+LOW_STOCK_BELOW = env_int("LOW_STOCK_BELOW", 5)
+
 # --- Cache ------------------------------------------------------------------------------
 
 # The API's rate limits are counted here: in Redis when REDIS_URL is set, so every web
