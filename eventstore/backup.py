@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from django.dispatch import Signal
 
 from . import integrity
 from . import store as event_store
+from .cursor import FeedKey
 from .exceptions import EventStoreError
 from .models import Event, LogIdentity
 from .serialization import canonical_json, format_datetime, parse_datetime
@@ -46,6 +48,11 @@ log_restored = Signal()
 
 class RestoreRefused(EventStoreError):
     """The file does not verify, or the database is not empty: nothing was written."""
+
+
+class ExportIncomplete(EventStoreError):
+    """A transaction older than the export stayed open, so the feed could not pass every
+    event committed before the export began; no seal was written."""
 
 
 @dataclass
@@ -82,11 +89,24 @@ def _line(event: Event) -> dict[str, Any]:
     }
 
 
-def export_events(out: IO[str], *, after: str | None = None, using: str = "default", progress: IO[str] = sys.stderr) -> int:
-    """Write the log (after the cursor ``after``) to ``out``; returns the events written."""
+def export_events(
+    out: IO[str],
+    *,
+    after: str | None = None,
+    using: str = "default",
+    progress: IO[str] = sys.stderr,
+    wait_seconds: float = 60.0,
+) -> int:
+    """Write the log (after the cursor ``after``) to ``out``; returns the events written.
+
+    The file holds at least every event committed before the export began. The feed only
+    passes an event once every older transaction has ended, so an export that started
+    while such a transaction was open waits for it (up to ``wait_seconds``) instead of
+    sealing a file that silently stops short; past that it raises ExportIncomplete.
+    """
     seal = _Seal()
     out.write(json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "after": after}) + "\n")
-    for events in _pages(after, using):
+    for events in _pages(after, using, event_store.committed_key(using=using), wait_seconds):
         for event in events:
             line = _line(event)
             seal.add(line)
@@ -99,10 +119,11 @@ def export_events(out: IO[str], *, after: str | None = None, using: str = "defau
     return seal.count
 
 
-def _pages(after: str | None, using: str) -> Iterator[list[Event]]:
-    """Stored events in feed order, a page at a time (the feed decides the order and the
-    horizon; the rows themselves are read as stored)."""
+def _pages(after: str | None, using: str, until: FeedKey, wait_seconds: float) -> Iterator[list[Event]]:
+    """Stored events in feed order, a page at a time, until the feed has passed ``until``
+    (the feed decides the order and the horizon; the rows themselves are read as stored)."""
     cursor = after
+    deadline = time.monotonic() + wait_seconds
     while True:
         page = event_store.read_feed(cursor, limit=1000, using=using)
         positions = [e.position for e in page.events]
@@ -110,8 +131,15 @@ def _pages(after: str | None, using: str) -> Iterator[list[Event]]:
             rows = {e.position: e for e in Event.objects.using(using).filter(position__in=positions)}
             yield [rows[p] for p in positions]
         cursor = page.next_cursor
-        if page.caught_up:
+        if page.caught_up and event_store.cursor_key(cursor, using=using) >= until:
             return
+        if page.caught_up:
+            if time.monotonic() >= deadline:
+                raise ExportIncomplete(
+                    f"a transaction older than the export stayed open for {wait_seconds:g}s, "
+                    "so events committed before it began could not be read; retry when it has ended"
+                )
+            time.sleep(0.05)
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:

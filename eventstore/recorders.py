@@ -195,6 +195,11 @@ class Recorder:
         """(the highest feed key every committed event is at or below, the log's epoch)."""
         raise NotImplementedError
 
+    def committed(self) -> FeedKey:
+        """A feed key at or past every event committed so far. The horizon reaches it once
+        every transaction that was running at this moment has ended."""
+        raise NotImplementedError
+
     def read_feed(
         self,
         after: FeedKey,
@@ -342,6 +347,11 @@ class PostgresRecorder(Recorder):
             [],
         )[0]
         return FeedKey(xmin - 1, MAX_POSITION), epoch
+
+    def committed(self) -> FeedKey:
+        # Every transaction that had committed had an id below this snapshot's xmax.
+        (xmax,) = self._fetchall("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", [])[0]
+        return FeedKey(xmax - 1, MAX_POSITION)
 
     def read_feed(
         self,
@@ -566,6 +576,9 @@ class SqliteRecorder(Recorder):
             [],
         )[0]
         return FeedKey(0, head), epoch
+
+    def committed(self) -> FeedKey:
+        return self.horizon()[0]
 
     def read_feed(
         self,

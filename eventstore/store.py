@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.dispatch import Signal
 
 from . import cursor as feed_cursor
@@ -412,6 +412,12 @@ def head_cursor(*, using: str = "default") -> str:
     """A cursor past every event committed so far: where a new follower starts."""
     horizon, epoch = recorder_for(using).horizon()
     return feed_cursor.encode(epoch or _ensure_epoch(using), horizon)
+
+
+def committed_key(*, using: str = "default") -> feed_cursor.FeedKey:
+    """A feed key past every event committed so far; the feed's horizon passes it once the
+    transactions running now have ended (see ``read_feed``)."""
+    return recorder_for(using).committed()
 
 
 def feed_backlog(

@@ -20,7 +20,7 @@ def positions(stream):
 
 
 def test_an_untouched_log_verifies_and_seals(capsys):
-    stream = append_stream(count=3)
+    append_stream(count=3)
     # Key order, Unicode and nesting must not matter: PostgreSQL's JSONB reorders keys.
     store.append(
         "customer",
