@@ -14,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-REPLICATED_APPS = frozenset({"projections"})
+# backoffice: proxies of the read models, for the admin.
+REPLICATED_APPS = frozenset({"projections", "backoffice"})
 _replica_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("replica_allowed", default=False)
 
 

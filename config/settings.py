@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "eventstore",
     "orders",
     "projections",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

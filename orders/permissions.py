@@ -19,7 +19,7 @@ from .models import command_codename
 
 OPERATORS = "Operators"
 AUDITORS = "Auditors"
-READ_APPS = ("eventstore", "orders", "projections")
+READ_APPS = ("eventstore", "orders", "projections", "backoffice")
 
 
 def command_permission(command_type: type) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final, TypeVar
-from uuid import UUID, uuid4, uuid5
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -19,15 +19,13 @@ from orders import bus, errors, repository
 from orders.context import CommandContext
 from orders.domain.aggregate import Aggregate
 from orders.domain.commands import Command
+from orders.ids import new_id
 
 from ..http import etag, idempotency_key, if_match
 from ..schema import ETAG, IDEMPOTENCY_KEY, IF_MATCH, LOCATION, REQUEST_ID
 from ..serializers import CommandResultSerializer
 
 A = TypeVar("A", bound=Aggregate)
-
-# Namespace of the ids derived from idempotency keys (see new_id).
-NEW_IDS: Final = UUID("5d9f6c1e-8f0b-4f7e-9a55-0c6f2b7e4a31")
 
 
 class CommandApi(APIView):
@@ -81,13 +79,6 @@ class CreateApi(CommandApi):
         location = request.build_absolute_uri(f"{reverse(self.collection)}{id}/")
         command = self.to_command(id, self.body(request), idempotency_key=key)
         return self.run(request, command, {"Location": location})
-
-
-def new_id(user: Any, command: type[Command], key: str | None) -> UUID:
-    """The id of the entity a creating command makes. With an idempotency key it is derived
-    from (user, command, key), so a retry names the same new stream and carries the same
-    fingerprint, and is recognised as a retry; without one it is simply new."""
-    return uuid5(NEW_IDS, f"{user.pk}:{command.__name__}:{key}") if key else uuid4()
 
 
 def existing(cls: type[A], id: UUID) -> A:
