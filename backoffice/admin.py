@@ -31,7 +31,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
-from eventstore.admin import InputFilter
+from eventstore.admin import InputFilter, _other_params
 from orders import bus
 from orders.context import CommandContext
 from orders.domain import DomainError, OrderStatus
@@ -90,14 +90,10 @@ class RangeFilter(admin.ListFilter):
         return queryset.filter(**dict(self.bounds()))
 
     def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        others = []
-        for name, values in changelist.get_filters_params().items():
-            if name not in self.parameters:
-                others += [(name, value) for value in (values if isinstance(values, list) else [values])]
         yield {
             "inputs": [(name, label, self.values.get(name, "")) for name, label in zip(self.parameters, ("from", "to"), strict=True)],
             "input_type": self.input_type,
-            "others": others,
+            "others": _other_params(changelist, self.parameters),
         }
 
 
