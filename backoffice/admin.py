@@ -21,6 +21,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
@@ -274,7 +275,11 @@ class EntityAdmin(admin.ModelAdmin):
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         """The admin's own history (its log of edits) has nothing to show: the event log does."""
-        return HttpResponseRedirect(reverse("admin:chronicle_history", args=[self.kind, object_id]))
+        try:
+            stream_id = UUID(object_id)
+        except ValueError:
+            raise Http404(f"No {self.kind} with id {object_id!r}.") from None
+        return HttpResponseRedirect(reverse("admin:chronicle_history", args=[self.kind, stream_id]))
 
     def entity_context(self, request: HttpRequest, row: Any) -> dict[str, Any]:
         """What else an entity page shows besides the row itself."""

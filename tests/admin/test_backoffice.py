@@ -323,6 +323,8 @@ def test_the_entity_page_offers_the_commands_the_status_allows(staff):
     assert page.status_code == 200
     assert page.context["commands"] == []
     body = page.content.decode()
+    admin_history = auditor_client.get(reverse("admin:backoffice_order_history", args=[oid]))
+    assert admin_history["Location"] == page.context["history_url"]
     for url in (page.context["history_url"], page.context["state_url"]):
         assert url in body
         assert auditor_client.get(url).status_code == 200
