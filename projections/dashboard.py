@@ -30,7 +30,7 @@ LOW_STOCK_LISTED = 20
 # The chart's drawing, in SVG user units: the plot area inside the margins holds the bars.
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 44
-Y_TICKS = 4
+Y_TICKS = 5
 
 
 def now() -> dt.datetime:

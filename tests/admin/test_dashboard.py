@@ -34,6 +34,12 @@ def placed(lines: list[tuple[UUID, int]], at: dt.datetime, currency: str = "EUR"
     return order_id
 
 
+def section(html: str, name: str) -> str:
+    """The dashboard's module with this id, up to its end."""
+    start = html.index(f'id="{name}"')
+    return html[start : html.index("</div>", start)]
+
+
 def charts(html: str) -> dict[str, list[tuple[str, str, int]]]:
     """Each chart's bars, by currency: (day, revenue, orders)."""
     found = {}
@@ -61,7 +67,7 @@ def test_today_counts_the_orders_placed_since_midnight_in_the_shops_time_zone_pe
 
     assert response.status_code == 200
     html = response.content.decode()
-    today = html[html.index('id="dashboard-today"') : html.index('id="dashboard-sales"')]
+    today = section(html, "dashboard-today")
     assert "Sunday 30 March 2025" in today
     rows = re.findall(r'data-currency="(\w+)"><td>\w+</td><td class="num orders">(\d+)</td>.*?revenue">([\d.]+)<', today)
     assert rows == [("EUR", "1", "30.00"), ("USD", "1", "15.00")]
@@ -103,7 +109,7 @@ def test_products_with_fewer_than_the_threshold_available_are_listed_with_their_
 
     html = operator_client.get(INDEX).content.decode()
 
-    listed = html[html.index('id="dashboard-low-stock"') : html.index('id="dashboard-health"')]
+    listed = section(html, "dashboard-low-stock")
     assert re.findall(r">([A-Z]+-1)</a>", listed) == ["EMPTY-1", "LOW-1"]
     assert reverse("admin:chronicle_history", args=["product", low]) in listed
     assert reverse("admin:chronicle_history", args=["product", empty]) in listed
@@ -121,7 +127,7 @@ def test_each_subscriber_shows_ok_lagging_or_failed_linking_to_the_projections_p
 
     html = operator_client.get(INDEX).content.decode()
 
-    health = html[html.index('id="dashboard-health"') :]
+    health = section(html, "dashboard-health")
     shown = dict(re.findall(r'data-subscriber="(\w+)">.*?chronicle-health-(\w+)', health, re.S))
     assert shown == {"orders": "lagging", "stock": "failed", "customers": "lagging", "sales": "ok"}
     assert reverse("admin:projections_checkpoint_changelist") in health
