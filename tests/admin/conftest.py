@@ -3,7 +3,6 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from orders.permissions import AUDITORS, OPERATORS
-from projections.stock import StockProjection
 
 
 def member(group: str | None, username: str) -> User:
@@ -38,17 +37,3 @@ def superuser_client():
     superuser.force_login(User.objects.create_superuser("root", password="pw"))
     return superuser
 
-
-@pytest.fixture
-def poisoned_stock(monkeypatch):
-    """A bug in the stock projection: it cannot handle a negative stock adjustment. Undo it
-    with ``poisoned_stock.undo()``."""
-    counted = StockProjection.stock_counted
-
-    def stock_counted(self, event):
-        if event.data["quantity"] < 0:
-            raise ValueError("cannot count below zero")
-        counted(self, event)
-
-    monkeypatch.setattr(StockProjection, "stock_counted", stock_counted)
-    return monkeypatch
