@@ -154,3 +154,15 @@ class AdminPages(BrowserSession):
         self.screenshot("projections")
         rows = page.locator("tr[data-subscriber]")
         return {row.get_attribute("data-subscriber"): row.get_attribute("data-state") for row in rows.all()}
+
+    @in_browser
+    def retry_projection(self, name: str) -> str:
+        """On the projections page (a superuser's), Retry ``name`` and confirm; returns the
+        message the page answers with."""
+        page = self.page
+        page.locator(f'tr[data-subscriber="{name}"]').get_by_role("link", name="Retry").click()
+        self.screenshot(f"retry-{name}-confirm")
+        page.get_by_role("button", name=f"Yes, retry {name}").click()
+        expect(page.locator("h1")).to_have_text("Projections")
+        self.screenshot(f"retry-{name}-done")
+        return page.locator("ul.messagelist li").first.inner_text()

@@ -12,6 +12,8 @@ from orders.domain import commands as c
 from orders.permissions import OPERATORS
 from tests.browser.pages import AdminPages
 from tests.factories import customer, product, run
+from projections.models import Checkpoint
+from projections.runner import catch_up
 from tests.projections.support import catch_up_all
 
 pytestmark = [
@@ -20,10 +22,13 @@ pytestmark = [
 ]
 
 
-def operator(username: str = "olivia", password: str = "a-long-test-password") -> tuple[str, str]:
-    user = User.objects.create_user(username, password=password, is_staff=True)
+PASSWORD = "a-long-test-password"
+
+
+def operator(username: str = "olivia") -> tuple[str, str]:
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=OPERATORS))
-    return username, password
+    return username, PASSWORD
 
 
 def test_an_operator_follows_an_order_from_the_dashboard_to_its_first_version(admin_pages: AdminPages):
@@ -44,3 +49,16 @@ def test_an_operator_follows_an_order_from_the_dashboard_to_its_first_version(ad
     assert admin_pages.open_projections() == {
         "orders": "caught up", "stock": "caught up", "customers": "caught up", "sales": "caught up",
     }  # fmt: skip
+
+
+def test_a_superuser_sees_a_failed_projection_and_retries_it_once_fixed(admin_pages: AdminPages, poisoned_stock):
+    mug = product(sku="MUG-1", stock=3)
+    run(c.AdjustStock(mug, -1, "Broken."))
+    assert {r.name: r.outcome for r in catch_up(patience=5)}["stock"] == "failed"
+    User.objects.create_superuser("root", password=PASSWORD)
+
+    admin_pages.log_in("root", PASSWORD)
+    assert admin_pages.open_projections()["stock"] == "failed"
+    poisoned_stock.undo()  # the bug is fixed; the live server runs in this process
+    assert admin_pages.retry_projection("stock") == "Retried stock: caught up, 1 events handled."
+    assert Checkpoint.objects.get(name="stock").state == Checkpoint.RUNNING
