@@ -8,17 +8,25 @@ from typing import Any
 from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from .runner import status
+from .runner import Status, status
+
+OK, LAGGING, FAILED = "ok", "lagging", "failed"
+
+
+def condition(state: Status) -> str:
+    """``failed`` while stopped by a failure; ``lagging`` when the oldest event it has still
+    to handle is more than ``PROJECTIONS_DEGRADED_LAG_SECONDS`` old (or its cursor is no
+    longer valid); else ``ok``. Events in transit for a few seconds are normal."""
+    if state.failed:
+        return FAILED
+    if state.events_behind is None or state.seconds_behind > settings.PROJECTIONS_DEGRADED_LAG_SECONDS:
+        return LAGGING
+    return OK
 
 
 def subscribers() -> dict[str, Any]:
-    """Each subscriber ``ok``, or ``degraded`` when it failed or lags more than
-    ``PROJECTIONS_DEGRADED_LAG_SECONDS`` behind."""
-    report = {}
-    for state in status():
-        late = state.seconds_behind > settings.PROJECTIONS_DEGRADED_LAG_SECONDS
-        report[state.name] = "degraded" if state.failed or late or state.events_behind is None else "ok"
-    return {"subscribers": report}
+    """Each subscriber ``ok``, or ``degraded`` when it failed or lags (see ``condition``)."""
+    return {"subscribers": {state.name: "ok" if condition(state) == OK else "degraded" for state in status()}}
 
 
 def metrics() -> Iterator[Metric]:

@@ -23,6 +23,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from config import observability
+from projections.stock import StockProjection
 
 
 @contextmanager
@@ -65,6 +66,21 @@ def _no_wake_on_commit(settings: Any) -> None:
     """Commits do not wake the subscribers unless a test asks for it, so each test decides
     when projections run (``settings.PROJECTIONS_WAKE_ON_COMMIT = True`` to opt in)."""
     settings.PROJECTIONS_WAKE_ON_COMMIT = False
+
+
+@pytest.fixture
+def poisoned_stock(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A bug in the stock projection: it cannot handle a negative stock adjustment. Fix it
+    with ``poisoned_stock.undo()``."""
+    counted = StockProjection.stock_counted
+
+    def stock_counted(self: StockProjection, event: Any) -> None:
+        if event.data["quantity"] < 0:
+            raise ValueError("cannot count below zero")
+        counted(self, event)
+
+    monkeypatch.setattr(StockProjection, "stock_counted", stock_counted)
+    return monkeypatch
 
 
 FULFILMENT = "orders.fulfilment.FulfilmentProcess"

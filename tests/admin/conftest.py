@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from orders.permissions import AUDITORS, OPERATORS
 
@@ -27,3 +28,12 @@ def operator_client(client):
 def outsider_client(client):
     client.force_login(member(None, "nobody"))
     return client
+
+
+@pytest.fixture
+def superuser_client():
+    """A client of its own, so a test can hold it beside another user's."""
+    superuser = Client()
+    superuser.force_login(User.objects.create_superuser("root", password="pw"))
+    return superuser
+

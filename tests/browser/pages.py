@@ -1,0 +1,168 @@
+"""Page helpers for the browser journeys: one method per thing a person does in the admin.
+
+Why a thread of its own: Playwright's sync API runs an asyncio event loop in the thread
+that starts it, and Django refuses ORM calls in a thread with a running event loop
+(``SynchronousOnlyOperation``). Setting ``DJANGO_ALLOW_ASYNC_UNSAFE`` would silence that
+check for the whole test process, including the cases it exists to catch. Instead the
+browser lives on one worker thread (Playwright objects belong to the thread that made
+them) and every helper marked ``@in_browser`` is run there and waited for. The test's own
+thread never touches Playwright and keeps the ORM: it prepares users and data, runs the
+projections, and checks the database between steps; the live server answers the browser
+from its own thread and connection.
+
+To extend a journey (the back office's command pages, for instance), add a method with
+``@in_browser`` that drives ``self.page`` and ends with ``self.screenshot(...)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Longest wait for one step (a page load and what it shows), in seconds.
+STEP_TIMEOUT = 60
+T = TypeVar("T")
+
+
+def in_browser(method: Callable[..., T]) -> Callable[..., T]:
+    """Run this helper on the browser's thread and wait for its result (or exception)."""
+
+    @functools.wraps(method)
+    def run(self: BrowserSession, *args: Any, **kwargs: Any) -> T:
+        return self.thread.submit(method, self, *args, **kwargs).result(timeout=STEP_TIMEOUT)
+
+    return run
+
+
+class BrowserSession:
+    """Headless Debian Chromium on a thread of its own, pointed at the live server."""
+
+    def __init__(self, base_url: str, screenshots: Path) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.screenshots = screenshots
+        self.shots = 0
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self.page: Page
+
+    @in_browser
+    def start(self) -> None:
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        self.page = self._browser.new_page(base_url=self.base_url, viewport={"width": 1280, "height": 900})
+        self.page.set_default_timeout(STEP_TIMEOUT * 1000 // 2)
+
+    @in_browser
+    def stop(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            self.thread.shutdown(wait=True)
+
+    def screenshot(self, name: str) -> Path:
+        """Keep what the page looks like now (on the browser's thread: call it from helpers)."""
+        self.shots += 1
+        path = self.screenshots / f"{self.shots:02}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+class AdminPages(BrowserSession):
+    """The Django admin, as an Operator or an Auditor uses it."""
+
+    @in_browser
+    def log_in(self, username: str, password: str) -> None:
+        page = self.page
+        page.goto("/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        expect(page.locator("#user-tools")).to_contain_text(username)
+
+    @in_browser
+    def open_dashboard(self) -> int:
+        """The admin index; returns how many days the sales chart shows."""
+        page = self.page
+        page.goto("/admin/")
+        chart = page.get_by_role("img", name=re.compile(r"per day"))
+        expect(chart.first).to_be_visible()
+        expect(page.locator("#dashboard-health")).to_be_visible()
+        self.screenshot("dashboard")
+        return chart.first.locator("rect.bar").count()
+
+    @in_browser
+    def today_orders(self, currency: str) -> str:
+        return self.page.locator(f'#dashboard-today tr[data-currency="{currency}"] td.orders').inner_text()
+
+    @in_browser
+    def open_event_browser(self) -> list[str]:
+        """The event log, from the admin index; returns the event types listed."""
+        page = self.page
+        page.goto("/admin/")
+        page.locator("#content-main").get_by_role("link", name="Events", exact=True).click()
+        expect(page.locator("#result_list")).to_be_visible()
+        self.screenshot("event-browser")
+        return page.locator("#result_list td.field-event_type").all_inner_texts()
+
+    @in_browser
+    def open_history(self, stream_id: UUID) -> list[str]:
+        """An entity's history, found by searching the event browser for its id; returns
+        the event types of its versions, oldest first."""
+        page = self.page
+        page.fill("#searchbar", str(stream_id))
+        page.press("#searchbar", "Enter")
+        page.locator("#result_list td.field-stream a").first.click()
+        expect(page.locator("h1")).to_contain_text(f"History of order {stream_id}")
+        self.screenshot("history")
+        return page.locator(".chronicle-timeline summary strong").all_inner_texts()
+
+    @in_browser
+    def travel_to_version(self, version: int) -> str:
+        """From the history, the time-travel page moved to ``version``; returns its heading."""
+        page = self.page
+        page.get_by_role("link", name="Time travel").click()
+        page.fill("#version", str(version))
+        page.get_by_role("button", name="Show this version").click()
+        heading = page.locator("h2").filter(has_text=f"As of version {version}")
+        expect(heading).to_be_visible()
+        self.screenshot(f"time-travel-v{version}")
+        return heading.inner_text()
+
+    @in_browser
+    def open_projections(self) -> dict[str, str]:
+        """The projections page, from the dashboard's health panel; returns each
+        subscriber's state."""
+        page = self.page
+        page.goto("/admin/")
+        page.locator("#dashboard-health h2 a").click()
+        expect(page.locator("h1")).to_have_text("Projections")
+        self.screenshot("projections")
+        rows = page.locator("tr[data-subscriber]")
+        return {row.get_attribute("data-subscriber"): row.get_attribute("data-state") for row in rows.all()}
+
+    @in_browser
+    def retry_projection(self, name: str) -> str:
+        """On the projections page (a superuser's), Retry ``name`` and confirm; returns the
+        message the page answers with."""
+        page = self.page
+        page.locator(f'tr[data-subscriber="{name}"]').get_by_role("link", name="Retry").click()
+        self.screenshot(f"retry-{name}-confirm")
+        page.get_by_role("button", name=f"Yes, retry {name}").click()
+        expect(page.locator("h1")).to_have_text("Projections")
+        self.screenshot(f"retry-{name}-done")
+        return page.locator("ul.messagelist li").first.inner_text()
