@@ -11,8 +11,8 @@ import pytest
 from django.db import connection, transaction
 
 from orders.domain import Money, Product
-from orders.repository import UnitOfWork
 from orders.domain import commands as c
+from orders.repository import UnitOfWork
 from projections import freshness
 from projections.models import Checkpoint
 from projections.runner import _batch, catch_up
