@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 
 from eventstore import cursor as feed_cursor
 from eventstore import store
-from eventstore.cursor import START, FeedKey
+from eventstore.cursor import END, START, FeedKey
 from eventstore.exceptions import CursorExpired, InvalidCursor
 
 from .models import Checkpoint
@@ -58,8 +58,13 @@ def reflected_position(*names: str) -> int:
 def wait_for_position(names: Iterable[str], position: int, *, timeout: float) -> int:
     """Poll until the named projections reflect ``position`` (every event up to it, so the
     one at it too), or ``timeout`` seconds pass; returns the position they reflect then,
-    which is below ``position`` only if the time ran out."""
+    which is below ``position`` only if the time ran out.
+
+    A position past every committed event is answered at once: no command answered it, so
+    nobody is waiting to read it, and a made-up one must not hold a request for long."""
     names = list(names)
+    if position > store.covered_position(END):
+        return reflected_position(*names)
     reflected = [0]
 
     def caught_up() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from decimal import Decimal
 from uuid import uuid4
 
@@ -352,6 +353,18 @@ def test_min_position_gives_up_after_the_wait_and_answers_the_lower_position(aud
         assert response.status_code == 200
         assert int(response[POSITION]) == reflected < position
     assert auditor_api.get(f"{API}products/{pid}/").json()["on_hand"] == 1
+
+
+def test_a_position_past_every_committed_event_is_not_waited_for(auditor_api, settings):
+    settings.API_MIN_POSITION_WAIT_SECONDS = 30
+    pid = product()
+    settle()
+    started = time.monotonic()
+
+    response = auditor_api.get(f"{API}products/{pid}/?min_position={10**15}")
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 200 and 0 < int(response[POSITION]) < 10**15
 
 
 def test_each_query_waits_for_its_own_projections(auditor_api, settings):
