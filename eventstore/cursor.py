@@ -28,6 +28,8 @@ class FeedKey:
 
 
 START = FeedKey(0, 0)
+# After every event there will ever be.
+END = FeedKey(MAX_POSITION, MAX_POSITION)
 
 
 def encode(epoch: str, key: FeedKey) -> str:

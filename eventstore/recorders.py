@@ -217,6 +217,11 @@ class Recorder:
         """(events after ``after`` in feed order, at most ``limit``; the oldest one's recorded_at)."""
         raise NotImplementedError
 
+    def covered_position(self, upto: FeedKey) -> int:
+        """The highest position P such that every committed event at or below P is at or
+        before ``upto`` in feed order (see ``store.covered_position``)."""
+        raise NotImplementedError
+
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         raise NotImplementedError
 
@@ -391,6 +396,15 @@ class PostgresRecorder(Recorder):
         sql = f"SELECT count(*), min(recorded_at) FROM ({sql} ORDER BY transaction_id, position LIMIT %s) AS behind"
         count, oldest = self._fetchall(sql, [*params, limit])[0]
         return count, oldest
+
+    def covered_position(self, upto: FeedKey) -> int:
+        # Just below the lowest position after ``upto`` in feed order; with none, the highest.
+        return self._fetchall(
+            "SELECT COALESCE("
+            "(SELECT min(position) - 1 FROM chronicle_event WHERE (transaction_id, position) > (%s, %s)), "
+            "(SELECT max(position) FROM chronicle_event), 0)",
+            [upto.transaction_id, upto.position],
+        )[0][0]
 
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         self._fetchall(
@@ -614,6 +628,12 @@ class SqliteRecorder(Recorder):
         sql = f"SELECT count(*), min(recorded_at) FROM ({sql} ORDER BY position LIMIT ?)"
         count, oldest = self._fetchall(sql, [*params, limit])[0]
         return count, _sqlite_parse_time(oldest) if oldest is not None else None
+
+    def covered_position(self, upto: FeedKey) -> int:
+        # Feed order is position order here: everything up to the cursor's position, at most
+        # the highest there is.
+        (head,) = self._fetchall("SELECT COALESCE(MAX(position), 0) FROM chronicle_event", [])[0]
+        return min(upto.position, head)
 
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         self._fetchall(

@@ -437,6 +437,20 @@ def feed_backlog(
     return Backlog(count, oldest)
 
 
+def covered_position(key: feed_cursor.FeedKey, *, using: str = "default") -> int:
+    """What a follower at feed key ``key`` (``cursor_key`` of its cursor) has seen, as a
+    position: the highest P such that every event committed now at a position at or below
+    P lies at or before ``key`` in feed order (0 for none).
+
+    On PostgreSQL this is not the position of the last event the follower took: positions
+    are taken at insert and transactions commit in another order, so an event at a lower
+    position can come later in the feed. P stops just below the first such event. An event
+    of a transaction still open is invisible here; its position reaches nobody before it
+    commits.
+    """
+    return recorder_for(using).covered_position(key)
+
+
 def cursor_key(cursor: str | None, *, using: str = "default") -> feed_cursor.FeedKey:
     """The feed key inside a cursor of this log (raises InvalidCursor / CursorExpired)."""
     return feed_cursor.decode(cursor, current_epoch(using=using))

@@ -1,8 +1,9 @@
-"""``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP.
+"""``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP:
+commands (``api_command_rps``) and queries of the read models (``api_query_rps``).
 
 The server runs against the throwaway benchmark database, as production would: gunicorn's
 threaded workers, DEBUG off, rate limiting out of the way. Each client thread keeps one
-connection alive and sends its commands one after another.
+connection alive and sends its requests one after another.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ from orders.context import CommandContext
 from orders.domain import Money
 from orders.domain import commands as c
 from orders.permissions import OPERATORS
+from projections.runner import catch_up
 
 CLIENTS: Final = 4
 REQUESTS_EACH: Final = 300
 WARM_UP_EACH: Final = 20
+QUERY_PRODUCTS: Final = 100
+QUERY_CUSTOMERS: Final = 50
+QUERY_ORDERS: Final = 200
 GUNICORN: Final = [
     *("--workers", "2", "--threads", "4", "--worker-class", "gthread", "--keep-alive", "30"),
     *("--no-control-socket", "--log-level", "warning"),
@@ -108,52 +113,115 @@ def _new_product() -> UUID:
 
 
 class _Client:
-    """One keep-alive connection sending receive-stock commands for its own product."""
+    """One keep-alive connection sending its requests, round and round, one at a time."""
 
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, port: int, token: str, requests: list[tuple[str, str, str | None]]) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        self.path = f"/api/v1/products/{_new_product()}/receive-stock/"
+        self.requests = requests
 
     def send(self, count: int) -> None:
-        body = json.dumps({"quantity": 1})
-        for _ in range(count):
-            self.connection.request("POST", self.path, body, self.headers)
+        for i in range(count):
+            method, path, body = self.requests[i % len(self.requests)]
+            self.connection.request(method, path, body, self.headers)
             response = self.connection.getresponse()
             answer = response.read()
             if response.status != 200:
-                raise RuntimeError(f"the API answered {response.status}: {answer[:200]!r}")
+                raise RuntimeError(f"the API answered {response.status} to {method} {path}: {answer[:200]!r}")
+
+
+def _elapsed(clients: list[_Client]) -> float:
+    """Warm each client up, then the seconds ``REQUESTS_EACH`` requests of each take, all at once."""
+    for client in clients:
+        client.send(WARM_UP_EACH)
+    start = threading.Barrier(len(clients) + 1, timeout=BARRIER_TIMEOUT)
+    failures: list[BaseException] = []
+
+    def run(client: _Client) -> None:
+        try:
+            start.wait()
+            client.send(REQUESTS_EACH)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = perf_counter() - started
+    for client in clients:
+        client.connection.close()
+    if failures:
+        raise failures[0]
+    return elapsed
 
 
 @workload("api_command_rps")
 def api_command_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 receive-stock commands over HTTP, each appending one event."""
     token = state.setdefault("api_token", _operator_token())
+    body = json.dumps({"quantity": 1})
     with gunicorn() as port:
-        clients = [_Client(port, token) for _ in range(CLIENTS)]
-        for client in clients:
-            client.send(WARM_UP_EACH)
-        start = threading.Barrier(CLIENTS + 1, timeout=BARRIER_TIMEOUT)
-        failures: list[BaseException] = []
-
-        def run(client: _Client) -> None:
-            try:
-                start.wait()
-                client.send(REQUESTS_EACH)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                failures.append(exc)
-
-        threads = [threading.Thread(target=run, args=(client,)) for client in clients]
-        for thread in threads:
-            thread.start()
-        start.wait()
-        started = perf_counter()
-        for thread in threads:
-            thread.join()
-        elapsed = perf_counter() - started
-        for client in clients:
-            client.connection.close()
-    if failures:
-        raise failures[0]
+        clients = [
+            _Client(port, token, [("POST", f"/api/v1/products/{_new_product()}/receive-stock/", body)])
+            for _ in range(CLIENTS)
+        ]
+        elapsed = _elapsed(clients)
     log(f"api_command_rps: {CLIENTS * REQUESTS_EACH} commands in {elapsed:.2f} s")
     return CLIENTS * REQUESTS_EACH / elapsed
+
+
+@workload("api_query_rps")
+def api_query_rps(state: dict[str, Any]) -> float:
+    """4 clients x 300 GETs of the read models over HTTP: in turn a page of products, a
+    product, a page of orders, an order, a page of customers, a customer."""
+    token = state.setdefault("api_token", _operator_token())
+    if "query_shop" not in state:
+        state["query_shop"] = _query_shop()
+    shop = state["query_shop"]
+    with gunicorn() as port:
+        clients = [_Client(port, token, _query_requests(shop, offset=i)) for i in range(CLIENTS)]
+        elapsed = _elapsed(clients)
+    log(f"api_query_rps: {CLIENTS * REQUESTS_EACH} queries in {elapsed:.2f} s")
+    return CLIENTS * REQUESTS_EACH / elapsed
+
+
+def _query_shop() -> dict[str, list[UUID]]:
+    """A small shop, through the commands, with the read models caught up: 100 products,
+    50 customers, 200 orders of 3 lines."""
+    system = CommandContext.system()
+    products = [_new_product() for _ in range(QUERY_PRODUCTS)]
+    for product_id in products:
+        bus.dispatch(c.ReceiveStock(product_id, 10_000), system)
+    customers = []
+    for n in range(QUERY_CUSTOMERS):
+        customer_id = uuid4()
+        bus.dispatch(c.RegisterCustomer(customer_id, f"Bench Customer {n}", f"{customer_id.hex}@example.com"), system)
+        customers.append(customer_id)
+    orders = []
+    for n in range(QUERY_ORDERS):
+        order_id = uuid4()
+        bus.dispatch(c.CreateOrder(order_id, customers[n % len(customers)], "EUR"), system)
+        for k in range(3):
+            bus.dispatch(c.AddOrderLine(order_id, products[(n + k) % len(products)], 1 + k), system)
+        orders.append(order_id)
+    catch_up(patience=30)
+    return {"products": products, "customers": customers, "orders": orders}
+
+
+def _query_requests(shop: dict[str, list[UUID]], *, offset: int) -> list[tuple[str, str, str | None]]:
+    """Each client's round of requests, over different entities than the other clients'."""
+    requests: list[tuple[str, str, str | None]] = []
+    for i in range(offset, offset + 50):
+        requests += [
+            ("GET", "/api/v1/products/?limit=50", None),
+            ("GET", f"/api/v1/products/{shop['products'][i % QUERY_PRODUCTS]}/", None),
+            ("GET", "/api/v1/orders/?limit=20", None),
+            ("GET", f"/api/v1/orders/{shop['orders'][i % QUERY_ORDERS]}/", None),
+            ("GET", "/api/v1/customers/?limit=50", None),
+            ("GET", f"/api/v1/customers/{shop['customers'][i % QUERY_CUSTOMERS]}/", None),
+        ]
+    return requests

@@ -5,16 +5,22 @@ it redirects to, and an API query carrying ``?min_position=``, wait (briefly) un
 projections behind them have handled that event. Positions are not in feed order on
 PostgreSQL, so the event is looked up by its position and compared by its place in the
 feed, (transaction id, position), with each projection's checkpoint.
+
+What a projection *reflects*, as one position (the API's ``X-Chronicle-Position``), is
+the highest P such that it has handled every committed event at or below P: not the
+position of the last event it handled, which on PostgreSQL can be above an event it has
+still to take (``eventstore.store.covered_position``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from eventstore import cursor as feed_cursor
 from eventstore import store
-from eventstore.cursor import FeedKey
-from eventstore.exceptions import InvalidCursor
+from eventstore.cursor import END, START, FeedKey
+from eventstore.exceptions import CursorExpired, InvalidCursor
 
 from .models import Checkpoint
 
@@ -29,30 +35,64 @@ def feed_key_of(position: int) -> FeedKey | None:
 
 def reached(names: Iterable[str], position: int) -> bool:
     """True when every named projection has handled the event at ``position``."""
+    names = list(names)
     key = feed_key_of(position)
     if key is None:
         return False
-    cursors = dict(Checkpoint.objects.filter(name__in=list(names)).values_list("name", "cursor"))
-    for name in names:
-        try:
-            if store.cursor_key(cursors.get(name) or None) < key:
-                return False
-        except InvalidCursor:
-            return False
-    return True
+    return all(cursor >= key for cursor in _cursor_keys(names).values())
 
 
 def wait_until(names: Iterable[str], position: int, *, timeout: float) -> bool:
     """Poll until ``reached`` or ``timeout`` seconds pass; returns whether it was reached."""
     names = list(names)
+    return _poll(lambda: reached(names, position), timeout)
+
+
+def reflected_position(*names: str) -> int:
+    """The highest position P such that every named projection has handled every event at
+    or below P (0: none yet). Read it before the read models, so that what is read is at
+    least that fresh."""
+    return store.covered_position(min(_cursor_keys(names).values(), default=START))
+
+
+def wait_for_position(names: Iterable[str], position: int, *, timeout: float) -> int:
+    """Poll until the named projections reflect ``position`` (every event up to it, so the
+    one at it too), or ``timeout`` seconds pass; returns the position they reflect then,
+    which is below ``position`` only if the time ran out.
+
+    A position past every committed event is answered at once: no command answered it, so
+    nobody is waiting to read it, and a made-up one must not hold a request for long."""
+    names = list(names)
+    if position > store.covered_position(END):
+        return reflected_position(*names)
+    reflected = [0]
+
+    def caught_up() -> bool:
+        reflected[0] = reflected_position(*names)
+        return reflected[0] >= position
+
+    _poll(caught_up, timeout)
+    return reflected[0]
+
+
+def _poll(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while not reached(names, position):
+    while not condition():
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_SECONDS)
     return True
 
 
-def reflected_position(name: str) -> int:
-    """The position of the last event a projection handled (for X-Chronicle-Position)."""
-    return Checkpoint.objects.filter(name=name).values_list("last_position", flat=True).first() or 0
+def _cursor_keys(names: list[str] | tuple[str, ...]) -> dict[str, FeedKey]:
+    """Each projection's place in the feed; the start for one with no checkpoint yet, or
+    with a cursor from before the log was restored."""
+    cursors = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "cursor"))
+    epoch = store.current_epoch()
+    keys = {}
+    for name in names:
+        try:
+            keys[name] = feed_cursor.decode(cursors.get(name) or None, epoch)
+        except (InvalidCursor, CursorExpired):
+            keys[name] = START
+    return keys

@@ -114,6 +114,10 @@ class OrderSummary(models.Model):
             models.Index(fields=["total"], name="projection_order_total_idx"),
             models.Index(fields=["number"], name="projection_order_number_idx"),
             models.Index(fields=["customer_email"], name="projection_order_email_idx"),
+            # The API's order list: newest first, also per status and per customer.
+            models.Index(fields=["-created_at", "-id"], name="projection_order_recent_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="projection_order_st_recent_idx"),
+            models.Index(fields=["customer_id", "-created_at", "-id"], name="projection_order_cu_recent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -191,7 +195,8 @@ class ProductStock(models.Model):
         db_table = "projection_stock"
         ordering = ["sku"]
         indexes = [
-            models.Index(fields=["sku"], name="projection_stock_sku_idx"),
+            # The product list pages by (sku, id).
+            models.Index(fields=["sku", "id"], name="projection_stock_sku_id_idx"),
             models.Index(fields=["name"], name="projection_stock_name_idx"),
             models.Index(fields=["available"], name="projection_stock_available_idx"),
         ]
@@ -223,7 +228,8 @@ class CustomerSummary(models.Model):
         db_table = "projection_customer"
         ordering = ["name"]
         indexes = [
-            models.Index(fields=["name"], name="projection_customer_name_idx"),
+            # The customer list pages by (name, id).
+            models.Index(fields=["name", "id"], name="projection_customer_nm_id_idx"),
             models.Index(fields=["email"], name="projection_customer_email_idx"),
         ]
 

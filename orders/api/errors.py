@@ -48,6 +48,16 @@ class InvalidHeader(exceptions.APIException):
         self.fields = {header: message}
 
 
+class InvalidPageCursor(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_cursor"
+    default_detail = "This cursor was not handed out by this list; start from a `next` link."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields = {"cursor": self.default_detail}
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"

@@ -1,5 +1,6 @@
 """The HTTP around the API's JSON: the body parser, the request headers a command reads
-(If-Match, Idempotency-Key, X-Request-ID), ETags and ``next`` links."""
+(If-Match, Idempotency-Key, X-Request-ID) and a query reads (If-None-Match), ETags, list
+cursors and ``next`` links."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from django.core import signing
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
-from .errors import InvalidHeader, RequestTooLarge
+from .errors import InvalidHeader, InvalidPageCursor, RequestTooLarge
 
 # A command body is a few short fields; the longest text (a reason) is 2,000 characters.
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -21,6 +23,10 @@ MAX_BODY_BYTES: Final = 64 * 1024
 # Anchored, so the OpenAPI schema can state them as they are.
 IF_MATCH_PATTERN: Final = re.compile(r'^(\*|"(\d{1,18})")$')
 KEY_PATTERN: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
+_TAG = r'(?:W/)?"[\x21\x23-\x7e]{0,64}"'
+IF_NONE_MATCH_PATTERN: Final = re.compile(rf"^(\*|{_TAG}(?: *, *{_TAG}){{0,49}})$")
+# The response header telling which position of the log a query's answer reflects.
+POSITION_HEADER: Final = "X-Chronicle-Position"
 
 
 class JsonParser(JSONParser):
@@ -57,6 +63,41 @@ def idempotency_key(request: Request) -> str | None:
     if not KEY_PATTERN.fullmatch(value):
         raise InvalidHeader("Idempotency-Key", "Use 1 to 255 visible ASCII characters, e.g. a UUID.")
     return value
+
+
+def if_none_match(request: Request) -> frozenset[str] | None:
+    """The entity tags of ``If-None-Match`` without their quotes and weakness marks
+    (compared weakly, as for a GET), ``{"*"}`` for any, or None without the header."""
+    value = request.headers.get("If-None-Match")
+    if value is None:
+        return None
+    value = value.strip()
+    if not IF_NONE_MATCH_PATTERN.fullmatch(value):
+        raise InvalidHeader("If-None-Match", 'Send the ETag you have, e.g. If-None-Match: "7".')
+    if value == "*":
+        return frozenset({"*"})
+    return frozenset(re.findall(r'"([^"]*)"', value))
+
+
+def matches(tags: frozenset[str] | None, version: int) -> bool:
+    """Whether ``If-None-Match`` names the representation at ``version``."""
+    return tags is not None and ("*" in tags or str(version) in tags)
+
+
+def page_cursor(scope: str, key: list[str]) -> str:
+    """The opaque cursor of a list page that continues after ``key``, signed, so that a
+    client can neither forge one nor pass one list's cursor to another."""
+    return signing.dumps(key, salt=f"chronicle.api.cursor.{scope}")
+
+
+def page_key(scope: str, cursor: str) -> list[str]:
+    try:
+        key = signing.loads(cursor, salt=f"chronicle.api.cursor.{scope}")
+    except signing.BadSignature:
+        raise InvalidPageCursor() from None
+    if not isinstance(key, list):
+        raise InvalidPageCursor()
+    return key
 
 
 def etag(version: int) -> str:

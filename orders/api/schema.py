@@ -1,13 +1,17 @@
 """The OpenAPI description of every endpoint, built from what its view declares.
 
 A command view (POST) declares its ``InputSerializer``, ``result_serializer``,
-``success_status`` and ``documented_headers``; a read view (GET) its ``QuerySerializer`` and
-``OutputSerializer``. ``ApiSchema`` adds the error responses every endpoint of its kind can
-give, so no endpoint can forget one (schemathesis checks each answer against this).
+``success_status`` and ``documented_headers``; a read view (GET) its ``QuerySerializer``,
+``OutputSerializer`` and, for queries of the read models, ``read_headers``, ``read_errors``
+and whether it is ``conditional`` (may answer 304). ``ApiSchema`` adds the error responses
+every endpoint of its kind can give, so no endpoint can forget one (schemathesis checks
+each answer against this). A collection view serves a query (GET) and a creating command
+(POST); each method is documented from its own side's docstring.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Final
 
 from drf_spectacular.openapi import AutoSchema
@@ -19,7 +23,7 @@ from orders.models import command_codename
 from .errors import ErrorSerializer
 from config.observability import REQUEST_ID_PATTERN
 
-from .http import IF_MATCH_PATTERN, KEY_PATTERN
+from .http import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN, KEY_PATTERN, POSITION_HEADER
 
 _HEADER = OpenApiParameter.HEADER
 
@@ -54,6 +58,31 @@ ETAG: Final = OpenApiParameter(
 LOCATION: Final = OpenApiParameter(
     "Location", OpenApiTypes.URI, _HEADER, response=[201], required=True, description="The new entity's URL."
 )
+IF_NONE_MATCH: Final = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    _HEADER,
+    pattern=IF_NONE_MATCH_PATTERN.pattern,
+    description='The ETag you have, e.g. `"7"` (or several, or `*`): if the entity is still at that version the '
+    "answer is 304 without a body. A malformed value is 400 `invalid_header`.",
+)
+ETAG_OF_ENTITY: Final = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    _HEADER,
+    response=[200, 304],
+    required=True,
+    description='The entity\'s version as the read model has it, quoted: `"7"` (send it as If-Match).',
+)
+POSITION: Final = OpenApiParameter(
+    POSITION_HEADER,
+    OpenApiTypes.INT,
+    _HEADER,
+    response=[200, 304],
+    required=True,
+    description="The position of the log this answer reflects: the read models behind it have handled every "
+    "event at this position or below. Below `min_position` only if the wait for it ran out.",
+)
 RETRY_AFTER: Final = OpenApiParameter(
     "Retry-After", OpenApiTypes.INT, _HEADER, response=[429], description="Seconds to wait."
 )
@@ -82,6 +111,13 @@ READ_ERRORS: Final = {
     404: "No such entity (`not_found`).",
 }
 
+QUERY_ERRORS: Final = {
+    400: "A query parameter or header is wrong (`invalid` with `fields`, `invalid_cursor`, `invalid_header`).",
+    **_COMMON_ERRORS,
+    403: "You may not read (`not_permitted`). Checked before anything is looked up.",
+    404: "No such entity (`not_found`).",
+}
+
 
 class ApiSchema(AutoSchema):
     def get_request_serializer(self) -> Any:
@@ -92,21 +128,27 @@ class ApiSchema(AutoSchema):
             result = OpenApiResponse(self.view.result_serializer, description="What the command did.")
             success, errors = {self.view.success_status: result}, COMMAND_ERRORS
         else:
-            success, errors = {200: self.view.OutputSerializer}, READ_ERRORS
+            success, errors = {200: self.view.OutputSerializer}, getattr(self.view, "read_errors", READ_ERRORS)
+            if getattr(self.view, "conditional", False):
+                success[304] = OpenApiResponse(description="Not modified: the entity is at the version you named.")
         failures = {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in sorted(errors.items())}
         return {**success, **failures}
 
     def get_override_parameters(self) -> list[Any]:
         if self.method == "POST":
             return [*self.view.documented_headers, RETRY_AFTER]
-        return [self.view.QuerySerializer, RETRY_AFTER]
+        return [self.view.QuerySerializer, *getattr(self.view, "read_headers", []), RETRY_AFTER]
 
     def get_operation_id(self) -> str:
         """A command is named after its command (``RegisterCustomer``: ``register_customer``),
         which stays so when its path gets a GET too; reads, where one view serves several
-        paths, after their path."""
+        paths, after their path: ``customers_list`` for a list of the read models,
+        ``customers_retrieve`` for one of its entities."""
+        from .views.queries import ListApi
+
         if self.method != "POST":
-            return super().get_operation_id()
+            operation = super().get_operation_id()
+            return operation.removesuffix("_retrieve") + "_list" if isinstance(self.view, ListApi) else operation
         return command_codename(self.view.command)
 
     def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:
@@ -123,6 +165,18 @@ class ApiSchema(AutoSchema):
         return self._docstring()[1]
 
     def _docstring(self) -> tuple[str, str]:
-        """The view's docstring: its first line is the summary, the rest the description."""
-        summary, _, description = super().get_description().partition("\n")
+        """The docstring of the view's side serving this method (its command for POST, its
+        read for GET): its first line is the summary, the rest the description."""
+        from .views.base import CommandApi
+
+        command = self.method == "POST"
+        side = next(
+            (
+                cls
+                for cls in type(self.view).__mro__
+                if cls.__doc__ and issubclass(cls, CommandApi) == command and cls.__module__.startswith("orders.")
+            ),
+            None,
+        )
+        summary, _, description = inspect.cleandoc(side.__doc__ if side else "").partition("\n")
         return summary, description.strip()

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from rest_framework import serializers
 
+from eventstore.cursor import MAX_POSITION
 from eventstore.store import MAX_FEED_PAGE
 from orders.domain import (
     MAX_EMAIL,
@@ -23,6 +24,7 @@ from orders.domain import (
     MAX_TEXT,
     Address,
     DomainError,
+    OrderStatus,
     clean_adjustment,
     clean_currency,
     clean_email,
@@ -169,6 +171,41 @@ class FeedQuerySerializer(serializers.Serializer):
     )
 
 
+# Lists of the read models: a page of 50 unless asked, at most 500.
+DEFAULT_QUERY_PAGE: Final = 50
+MAX_QUERY_PAGE: Final = 500
+
+
+class DetailQuerySerializer(serializers.Serializer):
+    min_position = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_POSITION,
+        required=False,
+        help_text="Read-your-writes: the `position` a command answered with. The answer waits (a few seconds "
+        "at most) until it reflects that position; see the `X-Chronicle-Position` header.",
+    )
+
+
+class ListQuerySerializer(DetailQuerySerializer):
+    cursor = serializers.CharField(
+        required=False, max_length=1000, help_text="From a `next` link; none: the first page."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_QUERY_PAGE, default=DEFAULT_QUERY_PAGE, help_text=f"1 to {MAX_QUERY_PAGE}."
+    )
+
+
+class OrderListQuerySerializer(ListQuerySerializer):
+    status = serializers.ChoiceField(choices=[s.value for s in OrderStatus], required=False)
+    customer_id = serializers.UUIDField(required=False)
+    placed_after = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Placed at or after this time (ISO 8601); no drafts."
+    )
+    placed_before = serializers.DateTimeField(
+        required=False, default_timezone=dt.UTC, help_text="Placed before this time (ISO 8601); no drafts."
+    )
+
+
 # --- Output -----------------------------------------------------------------------------------
 
 
@@ -216,3 +253,72 @@ class StateSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="0 when the entity did not exist yet then.")
     as_of = utc_datetime(allow_null=True, help_text="Recorded time of the event at `version`.")
     state = serializers.DictField(allow_null=True, help_text="The entity's fields; null at version 0.")
+
+
+def money_field(**options: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, **options)
+
+
+class ProductSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    price = money_field(help_text="In `currency`, as a string.")
+    currency = serializers.CharField()
+    on_hand = serializers.IntegerField(help_text="Items in the warehouse.")
+    reserved = serializers.IntegerField(help_text="Items held for orders not yet shipped.")
+    available = serializers.IntegerField(help_text="on_hand - reserved: what new orders can still get.")
+    discontinued = serializers.BooleanField()
+    version = serializers.IntegerField(help_text="The product's version: what ETag says and If-Match takes.")
+
+
+class CustomerSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    shipping_address = AddressSerializer(allow_null=True, help_text="Their default address, if any.")
+    order_count = serializers.IntegerField(help_text="Orders that count as sales (placed, not rejected or cancelled).")
+    lifetime_value = serializers.DictField(
+        child=money_field(), help_text="Per currency (never converted): those orders' totals less refunds."
+    )
+    version = serializers.IntegerField(help_text="The customer's version: what ETag says and If-Match takes.")
+
+
+class OrderedLineSerializer(serializers.Serializer):
+    product_id = serializers.UUIDField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = money_field(help_text="As it was when the line was added.")
+    line_total = money_field()
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    number = serializers.CharField(help_text="e.g. CH-000123.")
+    customer_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=[s.value for s in OrderStatus])
+    currency = serializers.CharField(help_text="Of every amount on the order.")
+    total = money_field(help_text="Sum of the line totals.")
+    amount_paid = money_field()
+    amount_refunded = money_field()
+    shipping_address = AddressSerializer(allow_null=True)
+    created_at = utc_datetime(help_text="Business time; lists are ordered by it, newest first.")
+    placed_at = utc_datetime(allow_null=True)
+    paid_at = utc_datetime(allow_null=True)
+    shipped_at = utc_datetime(allow_null=True)
+    lines = OrderedLineSerializer(many=True)
+    version = serializers.IntegerField(help_text="The order's version: what ETag says and If-Match takes.")
+
+
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The serializer of a list page of ``item``s: ``{"results", "next"}``."""
+    fields = {
+        "results": item(many=True),
+        "next": serializers.URLField(allow_null=True, help_text="The next page; null on the last."),
+    }
+    return type(f"{item.__name__.removesuffix('Serializer')}PageSerializer", (serializers.Serializer,), fields)
+
+
+ProductPageSerializer = page_of(ProductSerializer)
+CustomerPageSerializer = page_of(CustomerSerializer)
+OrderPageSerializer = page_of(OrderSerializer)

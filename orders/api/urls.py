@@ -13,6 +13,7 @@ app_name = "api"
 
 
 def _reads(kind: str, collection: str) -> list[URLPattern]:
+    """An entity's history and past states, from the event log."""
     return [
         path(f"{collection}/<uuid:id>/history/", events.HistoryApi.as_view(kind=kind), name=f"{kind}-history"),
         path(f"{collection}/<uuid:id>/state/", events.StateApi.as_view(kind=kind), name=f"{kind}-state"),
@@ -28,13 +29,15 @@ def _commands(collection: str, views: dict[str, type[CommandApi]]) -> list[URLPa
 
 
 v1: list[URLPattern | URLResolver] = [
-    path("customers/", customers.RegisterCustomerApi.as_view(), name="customers"),
+    path("customers/", customers.CustomersApi.as_view(), name="customers"),
+    path("customers/<uuid:id>/", customers.CustomerApi.as_view(), name="customer"),
     *_commands(
         "customers",
         {"change-email": customers.ChangeCustomerEmailApi, "change-address": customers.ChangeCustomerAddressApi},
     ),
     *_reads("customer", "customers"),
-    path("products/", products.CreateProductApi.as_view(), name="products"),
+    path("products/", products.ProductsApi.as_view(), name="products"),
+    path("products/<uuid:id>/", products.ProductApi.as_view(), name="product"),
     *_commands(
         "products",
         {
@@ -45,7 +48,8 @@ v1: list[URLPattern | URLResolver] = [
         },
     ),
     *_reads("product", "products"),
-    path("orders/", orders.CreateOrderApi.as_view(), name="orders"),
+    path("orders/", orders.OrdersApi.as_view(), name="orders"),
+    path("orders/<uuid:id>/", orders.OrderApi.as_view(), name="order"),
     *_commands(
         "orders",
         {

@@ -13,3 +13,11 @@ def test_api_command_rps_is_measured_through_gunicorn():
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["api_command_rps"] > 0
     assert "api_command_rps: 1200 commands in" in result.stderr
+
+
+def test_api_query_rps_is_measured_through_gunicorn():
+    result = run("--json", "--runs", "1", "--only", "api_query_rps")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["api_query_rps"] > 0
+    assert "api_query_rps: 1200 queries in" in result.stderr

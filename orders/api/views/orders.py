@@ -1,4 +1,5 @@
-"""Orders: create, draft (lines, address), place, pay, ship, deliver, cancel, refund.
+"""Orders: list and read them; create, draft (lines, address), place, pay, ship, deliver,
+cancel, refund.
 
 Every answer also carries the order's ``number``. Amounts in a body are in the order's
 currency.
@@ -13,10 +14,14 @@ from rest_framework import serializers
 
 from orders.domain import Money, Order
 from orders.domain import commands as c
+from projections import selectors
 
 from ..serializers import (
     AddressSerializer,
+    OrderListQuerySerializer,
+    OrderPageSerializer,
     OrderResultSerializer,
+    OrderSerializer,
     amount_field,
     currency_field,
     quantity_field,
@@ -24,6 +29,38 @@ from ..serializers import (
     text_field,
 )
 from .base import CommandApi, CreateApi, existing
+from .queries import DetailApi, ListApi
+
+
+class OrderListApi(ListApi):
+    """Orders, newest first (by `created_at`, then id), a page at a time.
+
+    Filter by `status`, `customer_id` and when they were placed (`placed_after` inclusive,
+    `placed_before` exclusive; either leaves drafts out). Follow `next` (null on the last
+    page).
+    """
+
+    QuerySerializer = OrderListQuerySerializer
+    OutputSerializer = OrderPageSerializer
+    projections = selectors.ORDER_PROJECTIONS
+    scope = "orders"
+
+    def select(self, **query: Any) -> selectors.Page[selectors.Order]:
+        return selectors.order_list(**query)
+
+
+class OrderApi(DetailApi):
+    """An order, with its lines.
+
+    Its status, amounts, shipping address and when it was created, placed, paid and shipped.
+    """
+
+    OutputSerializer = OrderSerializer
+    projections = selectors.ORDER_PROJECTIONS
+    kind = "order"
+
+    def select(self, id: UUID) -> selectors.Order | None:
+        return selectors.order_get(order_id=id)
 
 
 class OrderCommandApi(CommandApi):
@@ -47,6 +84,11 @@ class CreateOrderApi(CreateApi):
     class InputSerializer(serializers.Serializer):
         customer_id = serializers.UUIDField()
         currency = currency_field()
+
+
+# `orders/`: GET lists, POST creates. (each documented from its own side)
+class OrdersApi(OrderListApi, CreateOrderApi):
+    pass
 
 
 class OrderLineSerializer(serializers.Serializer):

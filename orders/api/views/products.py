@@ -1,4 +1,5 @@
-"""Products: create, change the price, receive and adjust stock, discontinue."""
+"""Products: list and read them; create, change the price, receive and adjust stock,
+discontinue."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from rest_framework import serializers
 
 from orders.domain import Money, Product
 from orders.domain import commands as c
+from projections import selectors
 
 from ..serializers import (
+    ProductPageSerializer,
+    ProductSerializer,
     adjustment_field,
     amount_field,
     currency_field,
@@ -20,6 +24,32 @@ from ..serializers import (
     sku_field,
 )
 from .base import CommandApi, CreateApi, existing
+from .queries import DetailApi, ListApi
+
+
+class ProductListApi(ListApi):
+    """Products by SKU, a page at a time, with price and stock.
+
+    Follow `next` (null on the last page).
+    """
+
+    OutputSerializer = ProductPageSerializer
+    projections = selectors.PRODUCT_PROJECTIONS
+    scope = "products"
+
+    def select(self, **query: Any) -> selectors.Page[selectors.Product]:
+        return selectors.product_list(**query)
+
+
+class ProductApi(DetailApi):
+    """A product: price, stock on hand, reserved and available."""
+
+    OutputSerializer = ProductSerializer
+    projections = selectors.PRODUCT_PROJECTIONS
+    kind = "product"
+
+    def select(self, id: UUID) -> selectors.Product | None:
+        return selectors.product_get(product_id=id)
 
 
 class CreateProductApi(CreateApi):
@@ -41,6 +71,11 @@ class CreateProductApi(CreateApi):
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             currency = attrs.pop("currency")
             return {**attrs, "price": Money(attrs["price"], currency)}
+
+
+# `products/`: GET lists, POST creates. (each documented from its own side)
+class ProductsApi(ProductListApi, CreateProductApi):
+    pass
 
 
 class ChangeProductPriceApi(CommandApi):
