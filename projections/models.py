@@ -53,6 +53,8 @@ class Checkpoint(models.Model):
     class Meta:
         db_table = "projection_checkpoint"
         ordering = ["name"]
+        # The admin lists these as its projections page.
+        verbose_name = "projection"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"

@@ -19,7 +19,7 @@ class ChronicleAccess(BasePermission):
     Anonymous requests are refused before either, with 401."""
 
     code = "not_permitted"
-    message = "You may not read the event log and histories."
+    message = "You may not read the shop's data (Operators and Auditors may)."
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
