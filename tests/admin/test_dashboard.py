@@ -98,7 +98,7 @@ def test_with_no_sales_the_chart_shows_30_days_of_zero(shop_day_30th, operator_c
     assert list(bars) == [""] and len(bars[""]) == 30 and {revenue for _, revenue, _ in bars[""]} == {"0.00"}
 
 
-def test_products_with_fewer_than_the_threshold_available_are_listed_with_their_history(settings, operator_client):
+def test_products_with_fewer_than_the_threshold_available_are_listed_linking_to_their_page(settings, operator_client):
     settings.LOW_STOCK_BELOW = 5
     low = product(sku="LOW-1", stock=4)
     product(sku="PLENTY-1", stock=5)
@@ -111,8 +111,8 @@ def test_products_with_fewer_than_the_threshold_available_are_listed_with_their_
 
     listed = section(html, "dashboard-low-stock")
     assert re.findall(r">([A-Z]+-1)</a>", listed) == ["EMPTY-1", "LOW-1"]
-    assert reverse("admin:chronicle_history", args=["product", low]) in listed
-    assert reverse("admin:chronicle_history", args=["product", empty]) in listed
+    assert reverse("admin:backoffice_product_change", args=[low]) in listed
+    assert reverse("admin:backoffice_product_change", args=[empty]) in listed
     assert "fewer than 5 available" in listed
 
 

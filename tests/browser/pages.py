@@ -10,8 +10,13 @@ thread never touches Playwright and keeps the ORM: it prepares users and data, r
 projections, and checks the database between steps; the live server answers the browser
 from its own thread and connection.
 
-To extend a journey (the back office's command pages, for instance), add a method with
-``@in_browser`` that drives ``self.page`` and ends with ``self.screenshot(...)``.
+To extend a journey, add a method with ``@in_browser`` that drives ``self.page`` and ends
+with ``self.screenshot(...)``. The back office's commands need no helper of their own:
+``create`` and ``issue`` fill any command's form from its field names.
+
+Commits do not wake the projections in tests, so after a command the entity page the
+browser lands on may still say "Still updating". The test's thread then catches the
+projections up, and ``entity_state`` reloads the page and reads what it shows now.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+from django.utils.text import slugify
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Longest wait for one step (a page load and what it shows), in seconds.
 STEP_TIMEOUT = 60
 T = TypeVar("T")
+# The back office's entity pages: /admin/backoffice/<kind>/<id>/.
+ENTITY_URL = re.compile(r"/admin/backoffice/(?P<kind>\w+)/(?P<id>[0-9a-f-]{36})/")
 
 
 def in_browser(method: Callable[..., T]) -> Callable[..., T]:
@@ -113,8 +121,7 @@ class AdminPages(BrowserSession):
     def open_event_browser(self) -> list[str]:
         """The event log, from the admin index; returns the event types listed."""
         page = self.page
-        page.goto("/admin/")
-        page.locator("#content-main").get_by_role("link", name="Events", exact=True).click()
+        self._open_list("Events")
         expect(page.locator("#result_list")).to_be_visible()
         self.screenshot("event-browser")
         return page.locator("#result_list td.field-event_type").all_inner_texts()
@@ -127,7 +134,19 @@ class AdminPages(BrowserSession):
         page.fill("#searchbar", str(stream_id))
         page.press("#searchbar", "Enter")
         page.locator("#result_list td.field-stream a").first.click()
-        expect(page.locator("h1")).to_contain_text(f"History of order {stream_id}")
+        return self._history(f"order {stream_id}")
+
+    @in_browser
+    def open_entity_history(self) -> list[str]:
+        """From the back office's entity page shown, its History; returns the event types
+        of its versions, oldest first."""
+        kind, stream_id = self._entity()
+        self.page.locator(".object-tools").get_by_role("link", name="History", exact=True).click()
+        return self._history(f"{kind} {stream_id}")
+
+    def _history(self, subject: str) -> list[str]:
+        page = self.page
+        expect(page.locator("h1")).to_contain_text(f"History of {subject}")
         self.screenshot("history")
         return page.locator(".chronicle-timeline summary strong").all_inner_texts()
 
@@ -166,3 +185,78 @@ class AdminPages(BrowserSession):
         expect(page.locator("h1")).to_have_text("Projections")
         self.screenshot(f"retry-{name}-done")
         return page.locator("ul.messagelist li").first.inner_text()
+
+    # --- The back office ----------------------------------------------------------------
+
+    @in_browser
+    def create(self, entities: str, command: str, **inputs: object) -> UUID:
+        """From the admin index, the list of ``entities`` ("Customers"), its ``command``
+        link ("Register customer"), the form filled with ``inputs`` and sent; returns the
+        id of the new entity, whose page the browser is on."""
+        self._open_list(entities)
+        self.page.locator(".object-tools").get_by_role("link", name=command, exact=True).click()
+        return self._send(command, inputs)
+
+    @in_browser
+    def open_entity(self, entities: str, row: str) -> dict[str, str]:
+        """From the admin index, the list of ``entities``, the entity whose row links as
+        ``row``; returns its state as ``entity_state`` does."""
+        self._open_list(entities)
+        self.page.locator("#result_list").get_by_role("link", name=row, exact=True).click()
+        return self._state()
+
+    @in_browser
+    def entity_state(self) -> dict[str, str]:
+        """The entity page shown, reloaded as the read models now have it; returns its
+        state table (heading to text)."""
+        self.page.reload()
+        return self._state()
+
+    @in_browser
+    def issue(self, command: str, **inputs: object) -> UUID:
+        """On the entity page shown, the ``command`` button, its form filled with
+        ``inputs`` and sent; returns the id of the entity whose page the browser lands on
+        (a new order's, from a customer's page)."""
+        self.page.locator("#content-main").get_by_role("link", name=command, exact=True).click()
+        return self._send(command, inputs)
+
+    def _open_list(self, name: str) -> None:
+        """From the admin index, the list called ``name`` ("Customers", "Events")."""
+        self.page.goto("/admin/")
+        self.page.locator("#content-main").get_by_role("link", name=name, exact=True).click()
+
+    def _state(self) -> dict[str, str]:
+        """The entity page as it is now (never "Still updating"), kept as a screenshot."""
+        page = self.page
+        version = page.locator("#content-main > p.help").filter(has_text="last event at position")
+        expect(version).to_be_visible()
+        expect(page.get_by_text("Still updating")).to_have_count(0)
+        kind, _ = self._entity()
+        self.screenshot(f"{kind}-v{version.inner_text().split()[1]}")
+        rows = page.locator("table.backoffice-state tr").all()
+        return {row.locator("th").inner_text(): row.locator("td").inner_text() for row in rows}
+
+    def _send(self, command: str, inputs: dict[str, object]) -> UUID:
+        """Fill the command's form (fields by name: ``id_<name>``), keep it as a
+        screenshot, send it; fails with the form's refusal if there is one."""
+        page = self.page
+        for name, value in inputs.items():
+            field = page.locator(f"#id_{name}")
+            if field.evaluate("element => element.tagName") == "SELECT":
+                field.select_option(str(value))
+            else:
+                field.fill(str(value))
+        self.screenshot(slugify(command))
+        page.locator("input[name=_issue]").click()
+        outcome = page.locator("ul.messagelist li.success, ul.messagelist li.error, p.errornote").first
+        expect(outcome).to_be_visible()
+        if "success" not in (outcome.get_attribute("class") or ""):
+            self.screenshot(f"{slugify(command)}-refused")
+            raise AssertionError(f"{command} was refused: {outcome.inner_text()}")
+        return UUID(self._entity()[1])
+
+    def _entity(self) -> tuple[str, str]:
+        """The kind and id of the back office's entity page shown."""
+        match = ENTITY_URL.search(self.page.url)
+        assert match is not None, f"not on an entity page: {self.page.url}"
+        return match["kind"], match["id"]

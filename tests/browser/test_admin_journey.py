@@ -1,7 +1,11 @@
-"""An Operator's journey through the admin in a real browser: the dashboard and its chart,
-the event browser, an order's history, time travel to its first version, and the
-projections page. The data is written through the command bus first and the projections
-caught up, on this (the test's) thread; the browser runs on its own (see pages.py)."""
+"""Journeys through the admin in a real browser: an Operator follows an order from the
+dashboard through the event browser to its first version and the projections page; an
+Operator takes a new customer's order from nothing to confirmed through the back office's
+command forms alone; a superuser retries a failed projection.
+
+The browser runs on a thread of its own (see pages.py). This, the test's thread, keeps the
+ORM: it writes data through the command bus where a journey starts from some, catches the
+projections up between steps, and checks the database."""
 
 from uuid import uuid4
 
@@ -12,7 +16,7 @@ from orders.domain import commands as c
 from orders.permissions import OPERATORS
 from tests.browser.pages import AdminPages
 from tests.factories import customer, product, run
-from projections.models import Checkpoint
+from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.runner import catch_up
 from tests.projections.support import catch_up_all
 
@@ -49,6 +53,39 @@ def test_an_operator_follows_an_order_from_the_dashboard_to_its_first_version(ad
     assert admin_pages.open_projections() == {
         "orders": "caught up", "stock": "caught up", "customers": "caught up", "sales": "caught up",
     }  # fmt: skip
+
+
+@pytest.mark.fulfilment
+def test_an_operator_takes_a_new_customers_order_to_confirmed_through_the_back_office(admin_pages: AdminPages):
+    username, password = operator()
+    admin_pages.log_in(username, password)
+
+    ada = admin_pages.create(
+        "Customers", "Register customer", name="Ada Lovelace", email="ada@example.com",
+        line1="Rue de Rivoli 2", postal_code="75001", city="Paris", country="FR",
+    )  # fmt: skip
+    mug = admin_pages.create("Products", "New product", sku="MUG-1", name="Mug", price="12.50")
+    catch_up_all()
+    assert admin_pages.entity_state()["On hand"] == "0"
+    admin_pages.issue("Receive stock", quantity=3)
+    catch_up_all()
+    assert admin_pages.entity_state()["On hand"] == "3"
+
+    assert admin_pages.open_entity("Customers", "Ada Lovelace")["E-mail"] == "ada@example.com"
+    order_id = admin_pages.issue("New order for Ada Lovelace")
+    catch_up_all()
+    assert admin_pages.entity_state()["Status"] == "Draft"
+    admin_pages.issue("Add line", product=mug, quantity=2)
+    catch_up_all()
+    assert admin_pages.entity_state()["Total"] == "25.00 EUR (2 items)"
+    admin_pages.issue("Place")
+    catch_up_all()  # fulfilment reserves the stock and confirms the order
+
+    assert admin_pages.entity_state()["Status"] == "Confirmed"
+    assert OrderSummary.objects.get(pk=order_id).customer_id == ada
+    assert ProductStock.objects.get(pk=mug).reserved == 2
+    assert admin_pages.open_entity_history() == ["OrderCreated", "OrderLineAdded", "OrderPlaced", "OrderConfirmed"]
+    assert admin_pages.travel_to_version(1).startswith("As of version 1")
 
 
 def test_a_superuser_sees_a_failed_projection_and_retries_it_once_fixed(admin_pages: AdminPages, poisoned_stock):
