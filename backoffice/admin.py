@@ -32,7 +32,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
-from eventstore.admin import InputFilter, _other_params
+from eventstore.admin import InputFilter, ReadOnlyAdmin, _other_params
 from orders import bus
 from orders.context import CommandContext
 from orders.domain import DomainError, OrderStatus
@@ -172,7 +172,7 @@ class LowStockFilter(admin.SimpleListFilter):
 # --- Entity admins ----------------------------------------------------------------------------
 
 
-class EntityAdmin(admin.ModelAdmin):
+class EntityAdmin(ReadOnlyAdmin):
     """A read-only list whose rows open entity pages, plus one view per command.
 
     Subclasses name the stream ``kind``, the ``projections`` their pages read (waited for
@@ -188,17 +188,6 @@ class EntityAdmin(admin.ModelAdmin):
     actions = None
     list_per_page = 50
     show_full_result_count = False
-
-    # --- Read-only ---------------------------------------------------------------------------
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def may_issue(self, request: HttpRequest, action: Action) -> bool:
         """The admin's own check (may see these entities) and the command's permission."""

@@ -169,8 +169,22 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An admin with no add, change or delete: what it lists changes only through commands
+    (or, for the log itself, never)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """The global event log, newest first. Nothing here can change an event."""
 
     list_display = ("position", "recorded_at", "event_type", "stream", "version", "actor", "source", "correlation")
@@ -193,14 +207,6 @@ class EventAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Event], search_term: str) -> Any:
         term = search_term.strip()

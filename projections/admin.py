@@ -20,6 +20,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from eventstore.admin import ReadOnlyAdmin
+
 from .health import condition
 from .models import Checkpoint
 from .rebuild import RebuildError, rebuild
@@ -65,17 +67,8 @@ class Row:
 
 
 @admin.register(Checkpoint)
-class ProjectionsAdmin(admin.ModelAdmin):
+class ProjectionsAdmin(ReadOnlyAdmin):
     """Read-only apart from the two operations; no add, change or delete pages."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[Any]:
         info = self.opts.app_label, self.opts.model_name
