@@ -77,6 +77,9 @@ def gunicorn() -> Iterator[int]:
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", *GUNICORN],
         cwd=Path(settings.BASE_DIR),
         env=_server_environment(),
+        # The access log is still written, as in production, but not onto the command's
+        # output, whose last line is the JSON of figures.
+        stdout=subprocess.DEVNULL,
     )
     try:
         _wait_until_serving(port, server)
