@@ -111,8 +111,8 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
                 raise VersionConflict(exc.actual_version, command.expected_version) from None
             continue
         except DomainError as refusal:
-            if key:
-                key.store_refusal(refusal)
+            if key and (first := key.settle_refusal(refusal)) is not None:
+                return first
             raise
     raise Busy()
 
@@ -162,12 +162,18 @@ class _Key:
                 raise IdempotencyInProgress() from None
             raise
 
-    def store_refusal(self, refusal: DomainError) -> None:
+    def settle_refusal(self, refusal: DomainError) -> CommandResult | None:
+        """Store a refusal as the key's outcome, unless a duplicate stored one first: then
+        that outcome is the answer (returned, or its refusal raised). A duplicate that
+        committed between this attempt's lookup and its load makes the command look
+        refused (the customer it registered exists now) when it in fact succeeded."""
         outcome = {"error": {"code": refusal.code, "message": refusal.message, "fields": refusal.fields}}
         try:
             with transaction.atomic():
-                if IdempotencyRecord.objects.filter(scope=self.scope).exists():
-                    return  # replayed, or a duplicate stored its outcome first
+                if (first := self.lookup()) is not None:
+                    return first
                 self.store(outcome)
         except _LostRace:
-            pass
+            with transaction.atomic():
+                return self.lookup()
+        return None
