@@ -11,7 +11,6 @@ the projection to show the change (read-your-writes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from uuid import UUID
@@ -32,7 +31,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
-from eventstore.admin import InputFilter, ReadOnlyAdmin, _other_params
+from eventstore.admin import InputFilter, RangeFilter, ReadOnlyAdmin
 from orders import bus
 from orders.context import CommandContext
 from orders.domain import DomainError, OrderStatus
@@ -49,53 +48,6 @@ from .models import Customer, Order, Product
 from .templatetags.backoffice import money
 
 # --- List filters -----------------------------------------------------------------------------
-
-
-class RangeFilter(admin.ListFilter):
-    """From/to on one field, each bound optional. Subclasses name the ``field``, the two
-    query parameters and how a value is read (``parse`` returns None when it cannot)."""
-
-    template = "admin/backoffice/range_filter.html"
-    field: ClassVar[str]
-    parameters: ClassVar[tuple[str, str]]
-    input_type: ClassVar[str] = "text"
-
-    def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
-        super().__init__(request, params, model, model_admin)
-        self.values: dict[str, str] = {}
-        for name in self.parameters:
-            if name in params:
-                raw = params.pop(name)
-                self.values[name] = (raw[-1] if isinstance(raw, list) else raw).strip()
-
-    @staticmethod
-    def parse(raw: str) -> Any:
-        raise NotImplementedError
-
-    def has_output(self) -> bool:
-        return True
-
-    def expected_parameters(self) -> list[str]:
-        return list(self.parameters)
-
-    def bounds(self) -> Iterator[tuple[str, Any]]:
-        for lookup, name in zip(("gte", "lte"), self.parameters, strict=True):
-            raw = self.values.get(name, "")
-            if raw:
-                value = self.parse(raw)
-                if value is None:
-                    raise admin.options.IncorrectLookupParameters(f"{name}: {raw!r} is not a valid value")
-                yield f"{self.field}__{lookup}", value
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(**dict(self.bounds()))
-
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        yield {
-            "inputs": [(name, label, self.values.get(name, "")) for name, label in zip(self.parameters, ("from", "to"), strict=True)],
-            "input_type": self.input_type,
-            "others": _other_params(changelist, self.parameters),
-        }
 
 
 class CreatedBetweenFilter(RangeFilter):
@@ -119,6 +71,7 @@ class TotalBetweenFilter(RangeFilter):
     field = "total"
     parameters = ("total_min", "total_max")
     input_type = "number"
+    input_attrs = {"step": "0.01", "min": "0"}
 
     @staticmethod
     def parse(raw: str) -> Decimal | None:

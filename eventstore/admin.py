@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from django.contrib import admin
@@ -106,20 +106,29 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset.filter(metadata__source=self.value()) if self.value() else queryset
 
 
-class RecordedBetweenFilter(admin.ListFilter):
-    """Recorded time from/to, each optional, as date-time inputs."""
+class RangeFilter(admin.ListFilter):
+    """From/to on one field, each bound optional. Subclasses name the ``field``, the two
+    query parameters, the inputs' type and how a value is read (``parse`` returns None
+    when it cannot)."""
 
-    title = "recorded between"
     template = "admin/chronicle/range_filter.html"
-    parameters = ("recorded_from", "recorded_to")
+    field: ClassVar[str]
+    parameters: ClassVar[tuple[str, str]]
+    input_type: ClassVar[str] = "text"
+    # Extra attributes of the two inputs, e.g. {"step": "0.01", "min": "0"}.
+    input_attrs: ClassVar[dict[str, str]] = {}
 
     def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
         super().__init__(request, params, model, model_admin)
-        self.values = {}
+        self.values: dict[str, str] = {}
         for name in self.parameters:
             if name in params:
                 raw = params.pop(name)
-                self.values[name] = raw[-1] if isinstance(raw, list) else raw
+                self.values[name] = (raw[-1] if isinstance(raw, list) else raw).strip()
+
+    @staticmethod
+    def parse(raw: str) -> Any:
+        raise NotImplementedError
 
     def has_output(self) -> bool:
         return True
@@ -127,28 +136,45 @@ class RecordedBetweenFilter(admin.ListFilter):
     def expected_parameters(self) -> list[str]:
         return list(self.parameters)
 
-    def _moment(self, name: str) -> dt.datetime | None:
-        raw = self.values.get(name, "")
-        moment = parse_datetime(raw) if raw else None
-        if raw and moment is None:
-            raise admin.options.IncorrectLookupParameters(f"{name} must be a date and time")
-        if moment is not None and timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment
+    def bounds(self) -> Iterator[tuple[str, Any]]:
+        for lookup, name in zip(("gte", "lte"), self.parameters, strict=True):
+            raw = self.values.get(name, "")
+            if raw:
+                value = self.parse(raw)
+                if value is None:
+                    raise admin.options.IncorrectLookupParameters(f"{name}: {raw!r} is not a valid value")
+                yield f"{self.field}__{lookup}", value
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        start, end = self._moment("recorded_from"), self._moment("recorded_to")
-        if start:
-            queryset = queryset.filter(recorded_at__gte=start)
-        if end:
-            queryset = queryset.filter(recorded_at__lte=end)
-        return queryset
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(**dict(self.bounds()))
 
     def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
         yield {
-            "values": self.values,
+            "inputs": [(name, label, self.values.get(name, "")) for name, label in zip(self.parameters, ("from", "to"), strict=True)],
+            "input_type": self.input_type,
+            "input_attrs": self.input_attrs.items(),
             "others": _other_params(changelist, self.parameters),
         }
+
+
+class RecordedBetweenFilter(RangeFilter):
+    """Recorded time from/to, as date-times (naive ones in the shop's time zone)."""
+
+    title = "recorded between"
+    field = "recorded_at"
+    parameters = ("recorded_from", "recorded_to")
+    input_type = "datetime-local"
+    input_attrs = {"step": "1"}
+
+    @staticmethod
+    def parse(raw: str) -> dt.datetime | None:
+        try:
+            moment = parse_datetime(raw)
+        except ValueError:
+            return None
+        if moment is not None and timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment
 
 
 def _csv_cell(value: Any) -> str:
