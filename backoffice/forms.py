@@ -9,7 +9,6 @@ inputs into the command, as the API's ``to_command`` does with a request body.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
@@ -19,10 +18,10 @@ from django.core.validators import RegexValidator
 
 from orders.domain import MAX_EMAIL, MAX_QUANTITY, MAX_REASON, MAX_TEXT, Address, Money
 from orders.domain import commands as c
+from orders.ids import KEY_PATTERN
 from projections.models import CustomerSummary, OrderSummary, ProductStock
 
-# The API accepts the same keys (see orders.api.http.KEY_PATTERN).
-KEY_VALIDATOR = RegexValidator(re.compile(r"^[\x21-\x7e]{1,255}$"), "This form has expired; reload the page.")
+KEY_VALIDATOR = RegexValidator(KEY_PATTERN, "This form has expired; reload the page.")
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 

@@ -15,6 +15,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
+from orders.ids import KEY_PATTERN
+
 from .errors import InvalidHeader, InvalidPageCursor, RequestTooLarge
 
 # A command body is a few short fields; the longest text (a reason) is 2,000 characters.
@@ -22,7 +24,6 @@ MAX_BODY_BYTES: Final = 64 * 1024
 
 # Anchored, so the OpenAPI schema can state them as they are.
 IF_MATCH_PATTERN: Final = re.compile(r'^(\*|"(\d{1,18})")$')
-KEY_PATTERN: Final = re.compile(r"^[\x21-\x7e]{1,255}$")
 _TAG = r'(?:W/)?"[\x21\x23-\x7e]{0,64}"'
 IF_NONE_MATCH_PATTERN: Final = re.compile(rf"^(\*|{_TAG}(?: *, *{_TAG}){{0,49}})$")
 # The response header telling which position of the log a query's answer reflects.
