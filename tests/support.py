@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.db import connections
+from django.db import connections, transaction
 
-from eventstore.records import NewEvent
+from eventstore import store
+from eventstore.records import NO_STREAM, NewEvent
 
 META = {"actor": "system", "source": "system", "correlation_id": "test-run"}
 
@@ -46,6 +48,28 @@ def run_threads(target: Callable[[int], Any], count: int, timeout: float = 120) 
     if errors:
         raise errors[0]
     return results
+
+
+@contextmanager
+def held_open_append(stream: UUID) -> Iterator[None]:
+    """Append one event to the new ``stream`` on a connection of its own, in a transaction
+    held open while the with-block runs and committed when it ends."""
+    written, release = threading.Event(), threading.Event()
+
+    def writer(_: int) -> None:
+        with transaction.atomic():
+            store.append("order", stream, [new_event()], expected_version=NO_STREAM, metadata=META)
+            written.set()
+            assert release.wait(30)
+
+    thread = threading.Thread(target=run_threads, args=(writer, 1))
+    thread.start()
+    try:
+        assert written.wait(30)
+        yield
+    finally:
+        release.set()
+        thread.join(30)
 
 
 def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UUID:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from orders.models import UniqueClaim
 from projections.models import Checkpoint
 from tests.conftest import purge_allowed
 from tests.factories import customer, order, product, run
+from tests.support import append_stream, held_open_append, new_stream, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,51 +110,21 @@ def test_restoring_into_a_log_that_is_not_empty_is_refused(tmp_path):
     assert verify_file(path) == 6
 
 
-def _held_transaction(stream):
-    """Append to ``stream`` in a transaction held open until the returned event is set."""
-    import threading
-
-    from django.db import transaction
-
-    from eventstore.records import NO_STREAM
-    from tests.support import META, new_event, run_threads
-
-    written, release = threading.Event(), threading.Event()
-
-    def writer(_):
-        with transaction.atomic():
-            store.append("order", stream, [new_event()], expected_version=NO_STREAM, metadata=META)
-            written.set()
-            assert release.wait(30)
-
-    thread = threading.Thread(target=run_threads, args=(writer, 1))
-    thread.start()
-    assert written.wait(30)
-    return thread, release
-
-
 def _exported_streams(text: str) -> list[str]:
     return [line["stream_id"] for line in map(json.loads, text.splitlines()[1:-1])]
 
 
 @pytest.mark.postgres(reason="only PostgreSQL commits out of position order")
 def test_an_export_waits_for_an_older_open_transaction_instead_of_stopping_short():
-    import threading
-
-    from tests.support import append_stream, new_stream
-
     held_stream = new_stream()
-    thread, release = _held_transaction(held_stream)
-    later = append_stream(count=1)  # committed before the export begins, behind the open one
     out = io.StringIO()
-    exporter = threading.Thread(target=lambda: export_events(out, progress=io.StringIO(), wait_seconds=30))
-    try:
+    export = lambda _: export_events(out, progress=io.StringIO(), wait_seconds=30)  # noqa: E731
+    exporter = threading.Thread(target=run_threads, args=(export, 1))  # its own connection, closed after
+    with held_open_append(held_stream):
+        later = append_stream(count=1)  # committed before the export begins, behind the open one
         exporter.start()
         exporter.join(0.5)
         assert exporter.is_alive()  # still waiting: sealing now would leave `later` out
-    finally:
-        release.set()
-        thread.join(30)
     exporter.join(30)
     streams = _exported_streams(out.getvalue())
     assert str(later) in streams and str(held_stream) in streams
@@ -161,15 +133,9 @@ def test_an_export_waits_for_an_older_open_transaction_instead_of_stopping_short
 
 @pytest.mark.postgres(reason="only PostgreSQL commits out of position order")
 def test_an_export_that_cannot_pass_an_open_transaction_fails_without_a_seal():
-    from tests.support import append_stream, new_stream
-
-    thread, release = _held_transaction(new_stream())
-    try:
+    with held_open_append(new_stream()):
         append_stream(count=1)
         out = io.StringIO()
         with pytest.raises(CommandError, match="export incomplete, no seal written"):
             call_command("export_events", "--wait", "0.3", stdout=out, stderr=io.StringIO())
         assert "seal" not in out.getvalue().splitlines()[-1]
-    finally:
-        release.set()
-        thread.join(30)

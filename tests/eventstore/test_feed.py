@@ -14,7 +14,7 @@ from eventstore import store
 from eventstore.exceptions import ConcurrencyError, CursorExpired, InvalidCursor, TransactionOrderConflict
 from eventstore.models import Event
 from eventstore.records import ANY_VERSION, NO_STREAM, Backlog
-from tests.support import META, append_stream, new_event, new_stream, run_threads
+from tests.support import META, append_stream, held_open_append, new_event, new_stream, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,28 +137,14 @@ def test_a_reader_never_passes_a_transaction_that_is_still_open():
     """Writer A takes a position and holds its transaction open; writer B takes a later
     position and commits first. Paging by position would hand out B and skip A for good."""
     cursor = store.head_cursor()
-    a_written, a_may_commit = threading.Event(), threading.Event()
     stream_a, stream_b = new_stream(), new_stream()
-
-    def writer_a(_):
-        with transaction.atomic():
-            store.append("order", stream_a, [new_event()], expected_version=NO_STREAM, metadata=META)
-            a_written.set()
-            assert a_may_commit.wait(30)
-
-    thread = threading.Thread(target=run_threads, args=(writer_a, 1))
-    thread.start()
-    try:
-        assert a_written.wait(30)
+    with held_open_append(stream_a):
         store.append("order", stream_b, [new_event()], expected_version=NO_STREAM, metadata=META)
         assert store.read_stream(stream_a) == [] and store.read_stream(stream_b) != []
 
         page = store.read_feed(cursor)
         assert page.events == []  # neither A nor B: B must wait for A
         assert store.read_feed(page.next_cursor).events == []
-    finally:
-        a_may_commit.set()
-        thread.join(30)
 
     after = store.read_feed(page.next_cursor)
     assert [e.stream_id for e in after.events] == [stream_a, stream_b]
