@@ -14,8 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-# backoffice: proxies of the read models, for the admin.
-REPLICATED_APPS = frozenset({"projections", "backoffice"})
+# The read side's tables: only models stored in them (the back office's proxies included,
+# whatever app declares them) are read from the replica; the write side's never are.
+REPLICATED_APP = "projections"
 _replica_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("replica_allowed", default=False)
 
 
@@ -33,9 +34,15 @@ class ReplicaReadsMiddleware:
             _replica_allowed.reset(token)
 
 
+def is_read_model(model: type) -> bool:
+    """Whether the model's rows live in a read-side table: decided by the concrete model, so
+    a proxy follows the table it reads and an app label never decides."""
+    return model._meta.concrete_model._meta.app_label == REPLICATED_APP
+
+
 class ReadReplicaRouter:
     def db_for_read(self, model: type, **hints: Any) -> str | None:
-        if _replica_allowed.get() and "replica" in settings.DATABASES and model._meta.app_label in REPLICATED_APPS:
+        if _replica_allowed.get() and "replica" in settings.DATABASES and is_read_model(model):
             return "replica"
         return None
 

@@ -95,7 +95,6 @@ INSTALLED_APPS = [
     "eventstore",
     "orders",
     "projections",
-    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +262,8 @@ ADMIN_FRESHNESS_WAIT_SECONDS = float(env("ADMIN_FRESHNESS_WAIT_SECONDS", "1.5"))
 API_MIN_POSITION_WAIT_SECONDS = float(env("API_MIN_POSITION_WAIT_SECONDS", "5"))
 # Products with fewer than this many available count as low on stock (admin filter, dashboard).
 LOW_STOCK_BELOW = env_int("LOW_STOCK_BELOW", 5)
+# Besides Django's view permission on events, these let a user browse the event log.
+EVENT_LOG_READ_PERMISSIONS = ["orders.view_history"]
 
 # --- Cache ------------------------------------------------------------------------------
 

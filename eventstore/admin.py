@@ -1,5 +1,8 @@
-"""The event log in the admin: a read-only browser with filters and exports, and every
-entity's history and time-travel pages (linked from the shop's own admin pages)."""
+"""The event log in the admin: a read-only browser with filters and exports.
+
+Each event links to its stream's history where a face has registered pages for the stream
+type (``admin_widgets.register_stream_pages``); the history and time-travel pages
+themselves belong to the app that owns the entities."""
 
 from __future__ import annotations
 
@@ -7,24 +10,21 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.template.response import TemplateResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from orders import history
-from orders.errors import CommandRefused, NotFound
-from orders.permissions import may_read_history
-
+from .admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, stream_page_url
 from .models import Event
 from .records import SOURCES
 
@@ -36,31 +36,6 @@ def _parse_uuid(value: str) -> UUID | None:
         return UUID(value.strip())
     except ValueError:
         return None
-
-
-def _other_params(changelist: Any, mine: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The changelist's other filter parameters, as hidden inputs of a filter's form."""
-    pairs = []
-    for name, values in changelist.get_filters_params().items():
-        if name not in mine:
-            pairs += [(name, value) for value in (values if isinstance(values, list) else [values])]
-    return pairs
-
-
-class InputFilter(admin.SimpleListFilter):
-    """A filter typed into a box (ids, actors) rather than picked from a list."""
-
-    template = "admin/chronicle/input_filter.html"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("", "")]  # a list filter must offer something to be shown
-
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        yield {
-            "parameter_name": self.parameter_name,
-            "value": self.value() or "",
-            "others": _other_params(changelist, (self.parameter_name,)),
-        }
 
 
 class ActorFilter(InputFilter):
@@ -106,57 +81,6 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset.filter(metadata__source=self.value()) if self.value() else queryset
 
 
-class RangeFilter(admin.ListFilter):
-    """From/to on one field, each bound optional. Subclasses name the ``field``, the two
-    query parameters, the inputs' type and how a value is read (``parse`` returns None
-    when it cannot)."""
-
-    template = "admin/chronicle/range_filter.html"
-    field: ClassVar[str]
-    parameters: ClassVar[tuple[str, str]]
-    input_type: ClassVar[str] = "text"
-    # Extra attributes of the two inputs, e.g. {"step": "0.01", "min": "0"}.
-    input_attrs: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
-        super().__init__(request, params, model, model_admin)
-        self.values: dict[str, str] = {}
-        for name in self.parameters:
-            if name in params:
-                raw = params.pop(name)
-                self.values[name] = (raw[-1] if isinstance(raw, list) else raw).strip()
-
-    @staticmethod
-    def parse(raw: str) -> Any:
-        raise NotImplementedError
-
-    def has_output(self) -> bool:
-        return True
-
-    def expected_parameters(self) -> list[str]:
-        return list(self.parameters)
-
-    def bounds(self) -> Iterator[tuple[str, Any]]:
-        for lookup, name in zip(("gte", "lte"), self.parameters, strict=True):
-            raw = self.values.get(name, "")
-            if raw:
-                value = self.parse(raw)
-                if value is None:
-                    raise admin.options.IncorrectLookupParameters(f"{name}: {raw!r} is not a valid value")
-                yield f"{self.field}__{lookup}", value
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(**dict(self.bounds()))
-
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        yield {
-            "inputs": [(name, label, self.values.get(name, "")) for name, label in zip(self.parameters, ("from", "to"), strict=True)],
-            "input_type": self.input_type,
-            "input_attrs": self.input_attrs.items(),
-            "others": _other_params(changelist, self.parameters),
-        }
-
-
 class RecordedBetweenFilter(RangeFilter):
     """Recorded time from/to, as date-times (naive ones in the shop's time zone)."""
 
@@ -195,20 +119,6 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """An admin with no add, change or delete: what it lists changes only through commands
-    (or, for the log itself, never)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     """The global event log, newest first. Nothing here can change an event."""
@@ -228,7 +138,11 @@ class EventAdmin(ReadOnlyAdmin):
     # --- Read-only, for everyone who may read the log -------------------------------------
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_read_history(request.user) or super().has_view_permission(request, obj)
+        """Django's view permission on events, or any of ``EVENT_LOG_READ_PERMISSIONS`` (the
+        shop's permission to read histories, which covers the log too)."""
+        user = request.user
+        granted = user.is_active and any(user.has_perm(p) for p in settings.EVENT_LOG_READ_PERMISSIONS)
+        return granted or super().has_view_permission(request, obj)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -245,7 +159,9 @@ class EventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="stream")
     def stream(self, event: Event) -> str:
-        url = reverse("admin:chronicle_history", args=[event.stream_type, event.stream_id])
+        url = stream_page_url(event.stream_type, event.stream_id)
+        if url is None:
+            return format_html("{} {}", event.stream_type, str(event.stream_id)[:8])
         return format_html('{} <a href="{}">{}</a>', event.stream_type, url, str(event.stream_id)[:8])
 
     @admin.display(description="actor")
@@ -271,8 +187,8 @@ class EventAdmin(ReadOnlyAdmin):
         return [
             path("export.csv", view(self.export_csv), name="chronicle_export_csv"),
             path("export.jsonl", view(self.export_jsonl), name="chronicle_export_jsonl"),
-            path("history/<str:kind>/<uuid:stream_id>/", view(self.history_view), name="chronicle_history"),
-            path("state/<str:kind>/<uuid:stream_id>/", view(self.state_view), name="chronicle_state"),
+            path("history/<str:kind>/<uuid:stream_id>/", self.moved("history")),
+            path("state/<str:kind>/<uuid:stream_id>/", self.moved("state")),
             *super().get_urls(),
         ]
 
@@ -326,70 +242,15 @@ class EventAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = 'attachment; filename="events.jsonl"'
         return response
 
-    def _entity_context(self, request: HttpRequest, kind: str, stream_id: UUID, title: str) -> dict[str, Any]:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": title,
-            "kind": kind,
-            "stream_id": stream_id,
-            "history_url": reverse("admin:chronicle_history", args=[kind, stream_id]),
-            "state_url": reverse("admin:chronicle_state", args=[kind, stream_id]),
-            "events_url": reverse("admin:eventstore_event_changelist"),
-        }
+    @staticmethod
+    def moved(page: str) -> Any:
+        """The history and time-travel pages lived here once: old links answer 301."""
 
-    def history_view(self, request: HttpRequest, kind: str, stream_id: UUID) -> HttpResponse:
-        """The entity's events, a page at a time, each with its payload and what it changed."""
-        context = self._entity_context(request, kind, stream_id, f"History of {kind} {stream_id}")
-        after = _int(request.GET.get("after_version"), 0)
-        limit = min(_int(request.GET.get("limit"), 50), 200)
-        try:
-            current = history.current_version(kind, stream_id)
-            entries = history.history(kind, stream_id, after_version=after, limit=limit)
-        except NotFound as exc:
-            return self._not_found(request, context, exc)
-        context.update(
-            entries=entries,
-            current_version=current,
-            previous_after=max(after - limit, 0) if after else None,
-            next_after=entries[-1].event.version if entries and entries[-1].event.version < current else None,
-            limit=limit,
-        )
-        return TemplateResponse(request, "admin/chronicle/history.html", context)
+        def redirect(request: HttpRequest, kind: str, stream_id: UUID) -> HttpResponse:
+            url = stream_page_url(kind, stream_id, page)
+            if url is None:
+                raise Http404(f"No pages for streams of type {kind!r}.")
+            query = request.META.get("QUERY_STRING")
+            return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
 
-    def state_view(self, request: HttpRequest, kind: str, stream_id: UUID) -> HttpResponse:
-        """The entity as of a version or a moment, and how it differs from now."""
-        context = self._entity_context(request, kind, stream_id, f"Time travel: {kind} {stream_id}")
-        at_text = request.GET.get("at", "").strip()
-        at = parse_datetime(at_text) if at_text else None
-        if at is not None and timezone.is_naive(at):
-            at = timezone.make_aware(at)
-        try:
-            now = history.state_at(kind, stream_id)
-            version = _int(request.GET.get("version"), now.version)
-            then = history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
-        except CommandRefused as exc:
-            return self._not_found(request, context, exc)
-        context.update(
-            now=now,
-            then=then,
-            at=at_text,
-            bad_moment=bool(at_text) and at is None,
-            changes_since=history.diff(then.state, now.state),
-            state_fields=history.fields(then.state),
-            state_json=json.dumps(then.state, indent=2, ensure_ascii=False),
-        )
-        return TemplateResponse(request, "admin/chronicle/state.html", context)
-
-    def _not_found(self, request: HttpRequest, context: dict[str, Any], error: CommandRefused) -> HttpResponse:
-        context.update(error=error.message)
-        return TemplateResponse(request, "admin/chronicle/not_found.html", context, status=error.status_code)
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return max(int(value), 0) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
+        return redirect

@@ -4,7 +4,7 @@ from django.db.models.signals import post_migrate
 
 class OrdersConfig(AppConfig):
     name = "orders"
-    verbose_name = "Shop"
+    verbose_name = "Back office"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -1,10 +1,17 @@
 """Write-side tables beside the event log: idempotency records, uniqueness claims, order
 numbers, and the permissions to issue commands. None of them is a source of truth about
-the shop; claims and numbers can be rebuilt from the log."""
+the shop; claims and numbers can be rebuilt from the log.
+
+Also the shop's entities as staff see them in the back office (``orders.admin``): proxies
+of the read models, so the admin lists them as "Orders", "Products" and "Customers" with a
+view permission of their own. No table of their own and nothing to edit: every change is a
+command."""
 
 from __future__ import annotations
 
 from django.db import models
+
+from projections.models import CustomerSummary, OrderSummary, ProductStock
 
 from .domain.commands import ALL_COMMANDS
 
@@ -68,3 +75,27 @@ class Command(models.Model):
             ("view_history", "Can view event history, past states and the event log"),
             *[(command_codename(c), f"Can issue {c.__name__}") for c in ALL_COMMANDS],
         ]
+
+
+class Order(OrderSummary):
+    class Meta:
+        proxy = True
+        verbose_name = "order"
+        ordering = ["-created_at"]
+        default_permissions = ("view",)
+
+
+class Product(ProductStock):
+    class Meta:
+        proxy = True
+        verbose_name = "product"
+        ordering = ["sku"]
+        default_permissions = ("view",)
+
+
+class Customer(CustomerSummary):
+    class Meta:
+        proxy = True
+        verbose_name = "customer"
+        ordering = ["name"]
+        default_permissions = ("view",)

@@ -19,7 +19,7 @@ from .models import command_codename
 
 OPERATORS = "Operators"
 AUDITORS = "Auditors"
-READ_APPS = ("eventstore", "orders", "projections", "backoffice")
+READ_APPS = ("eventstore", "orders", "projections")
 
 
 def command_permission(command_type: type) -> str:

@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from eventstore.admin import ReadOnlyAdmin
+from eventstore.admin_widgets import ReadOnlyAdmin
 
 from .health import condition
 from .models import Checkpoint

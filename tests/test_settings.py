@@ -102,3 +102,27 @@ def test_read_models_are_read_from_a_replica_when_there_is_one(monkeypatch):
     assert seen == {"GET": (None, None), "HEAD": ("replica", None), "POST": (None, None)}
     assert router.db_for_read(OrderSummary) is None  # outside requests: workers use the primary
     assert router.db_for_write(OrderSummary) == "default" and not router.allow_migrate("replica", "projections")
+
+
+def test_the_replica_serves_read_models_by_their_table_never_the_write_side_s(monkeypatch):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.routers import ReadReplicaRouter, ReplicaReadsMiddleware
+    from orders.models import Command, Customer, IdempotencyRecord, Order, Product, UniqueClaim
+    from projections.models import Checkpoint
+
+    router = ReadReplicaRouter()
+    models = (Order, Product, Customer, Checkpoint, IdempotencyRecord, UniqueClaim, Command)
+    seen = {}
+
+    def view(request):
+        seen.update({model.__name__: router.db_for_read(model) for model in models})
+        return HttpResponse()
+
+    monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
+    ReplicaReadsMiddleware(view)(RequestFactory().get("/"))
+    assert seen == {
+        "Order": "replica", "Product": "replica", "Customer": "replica", "Checkpoint": "replica",
+        "IdempotencyRecord": None, "UniqueClaim": None, "Command": None,
+    }  # fmt: skip

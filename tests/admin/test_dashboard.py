@@ -111,8 +111,8 @@ def test_products_with_fewer_than_the_threshold_available_are_listed_linking_to_
 
     listed = section(html, "dashboard-low-stock")
     assert re.findall(r">([A-Z]+-1)</a>", listed) == ["EMPTY-1", "LOW-1"]
-    assert reverse("admin:backoffice_product_change", args=[low]) in listed
-    assert reverse("admin:backoffice_product_change", args=[empty]) in listed
+    assert reverse("admin:orders_product_change", args=[low]) in listed
+    assert reverse("admin:orders_product_change", args=[empty]) in listed
     assert "fewer than 5 available" in listed
 
 

@@ -85,7 +85,7 @@ def test_history_shows_each_event_with_its_metadata_changes_and_links(auditor_cl
     pid = product(price="10.00", stock=10)
     oid = order(customer(), [(pid, 2)])
     run(c.PlaceOrder(oid))
-    page = body(auditor_client.get(reverse("admin:chronicle_history", args=["order", oid])))
+    page = body(auditor_client.get(reverse("admin:orders_order_history", args=[oid])))
     for text in ("OrderCreated", "OrderLineAdded", "OrderPlaced", "View state here", "correlation_id=tests", "status"):
         assert text in page
     assert "?version=3" in page
@@ -105,7 +105,7 @@ def test_history_pages_are_keyset_paginated_and_read_only_what_they_show(auditor
         real = getattr(store, name)
         monkeypatch.setattr(store, name, lambda *a, _real=real, **k: events_read.extend(_real(*a, **k)) or _real(*a, **k))
 
-    url = reverse("admin:chronicle_history", args=["product", pid])
+    url = reverse("admin:orders_product_history", args=[pid])
     last_page = body(auditor_client.get(url, {"after_version": 1950, "limit": 50}))
 
     assert "Version 2001 now" in last_page
@@ -119,7 +119,7 @@ def test_time_travel_by_version_and_by_moment(auditor_client):
     run(c.ReceiveStock(pid, 5))
     moment = store.read_stream(pid)[-1].recorded_at
     run(c.ReceiveStock(pid, 7))
-    url = reverse("admin:chronicle_state", args=["product", pid])
+    url = reverse("admin:orders_product_state", args=[pid])
 
     first = auditor_client.get(url, {"version": 1})
     assert "As of version 1" in body(first) and "&quot;on_hand&quot;: 0" in body(first)
@@ -132,11 +132,11 @@ def test_time_travel_by_version_and_by_moment(auditor_client):
 
     assert "Before it existed" in body(auditor_client.get(url, {"version": 0}))
     assert auditor_client.get(url, {"version": 99}).status_code == 400
-    assert auditor_client.get(reverse("admin:chronicle_state", args=["order", pid])).status_code == 404
+    assert auditor_client.get(reverse("admin:orders_order_state", args=[pid])).status_code == 404
 
 
 def test_people_outside_the_groups_cannot_read_the_log(outsider_client):
     pid = product()
     assert outsider_client.get(EVENTS).status_code == 403
-    assert outsider_client.get(reverse("admin:chronicle_history", args=["product", pid])).status_code == 403
+    assert outsider_client.get(reverse("admin:orders_product_history", args=[pid])).status_code == 403
     assert outsider_client.get(reverse("admin:chronicle_export_csv")).status_code == 403

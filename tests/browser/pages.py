@@ -36,8 +36,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Longest wait for one step (a page load and what it shows), in seconds.
 STEP_TIMEOUT = 60
 T = TypeVar("T")
-# The back office's entity pages: /admin/backoffice/<kind>/<id>/.
-ENTITY_URL = re.compile(r"/admin/backoffice/(?P<kind>\w+)/(?P<id>[0-9a-f-]{36})/")
+# The back office's entity pages: /admin/orders/<kind>/<id>/.
+ENTITY_URL = re.compile(r"/admin/orders/(?P<kind>\w+)/(?P<id>[0-9a-f-]{36})/")
 
 
 def in_browser(method: Callable[..., T]) -> Callable[..., T]:

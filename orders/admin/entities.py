@@ -2,8 +2,9 @@
 changed only through commands.
 
 Each list is read-only and each row's page is an entity page: the current state, the
-commands its status offers (to those who may issue them), and links to its history and
-time travel. Each command is a small view of its own (``<id>/<command>/``, or
+commands its status offers (to those who may issue them), and links to its history
+(``<id>/history/``, in place of the admin's log of edits) and time travel (``<id>/state/``).
+Each command is a small view of its own (``<id>/<command>/``, or
 ``<command>/`` for creating ones) with a form that pins the version the staff member saw
 and carries a one-time idempotency key; after it runs, the entity page waits briefly for
 the projection to show the change (read-your-writes).
@@ -11,6 +12,7 @@ the projection to show the change (read-your-writes).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from uuid import UUID
@@ -28,24 +30,25 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.dateparse import parse_date
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 
-from eventstore.admin import InputFilter, RangeFilter, ReadOnlyAdmin
-from orders import bus
-from orders.context import CommandContext
-from orders.domain import DomainError, OrderStatus
-from orders.errors import CommandRefused, VersionConflict
-from orders.ids import new_id
-from orders.permissions import may_issue
+from eventstore.admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, register_stream_pages
 from projections import freshness
 from projections.models import CustomerValue, OrderSummary
 
-from . import commands
-from .commands import Action
+from .. import bus, history
+from ..context import CommandContext
+from ..domain import DomainError, OrderStatus
+from ..errors import CommandRefused, NotFound, VersionConflict
+from ..ids import new_id
+from ..models import Customer, Order, Product
+from ..permissions import may_issue, may_read_history
+from ..templatetags.backoffice import money
+from . import actions as commands
+from .actions import Action
 from .forms import CommandForm, fresh_key
-from .models import Customer, Order, Product
-from .templatetags.backoffice import money
 
 # --- List filters -----------------------------------------------------------------------------
 
@@ -137,10 +140,14 @@ class EntityAdmin(ReadOnlyAdmin):
     create: ClassVar[Action]
     actions_on_entity: ClassVar[tuple[Action, ...]]
     entity_template: ClassVar[str]
-    change_list_template = "admin/backoffice/change_list.html"
+    change_list_template = "admin/orders/change_list.html"
     actions = None
     list_per_page = 50
     show_full_result_count = False
+
+    def __init__(self, model: type, admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        register_stream_pages(self.kind, f"{self.opts.app_label}_{self.opts.model_name}")
 
     def may_issue(self, request: HttpRequest, action: Action) -> bool:
         """The admin's own check (may see these entities) and the command's permission."""
@@ -170,6 +177,10 @@ class EntityAdmin(ReadOnlyAdmin):
         urls += [
             path(f"<uuid:object_id>/{action.slug}/", command_view(action), name=self.url_name(action.url_suffix))
             for action in self.actions_on_entity
+        ]
+        urls += [
+            path("<uuid:object_id>/history/", view(self.history_view), name=self.url_name("history")),
+            path("<uuid:object_id>/state/", view(self.state_view), name=self.url_name("state")),
         ]
         return urls + super().get_urls()
 
@@ -209,19 +220,11 @@ class EntityAdmin(ReadOnlyAdmin):
                 for action in self.actions_on_entity
                 if row is not None and action.offered(row) and self.may_issue(request, action)
             ],
-            "history_url": reverse("admin:chronicle_history", args=[self.kind, row.pk]) if row else None,
-            "state_url": reverse("admin:chronicle_state", args=[self.kind, row.pk]) if row else None,
+            "history_url": self.page_url("history", row.pk) if row else None,
+            "state_url": self.page_url("state", row.pk) if row else None,
             "changelist_url": reverse(f"admin:{self.url_name('changelist')}"),
         }
         return TemplateResponse(request, self.entity_template, context)
-
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        """The admin's own history (its log of edits) has nothing to show: the event log does."""
-        try:
-            stream_id = UUID(object_id)
-        except ValueError:
-            raise Http404(f"No {self.kind} with id {object_id!r}.") from None
-        return HttpResponseRedirect(reverse("admin:chronicle_history", args=[self.kind, stream_id]))
 
     def entity_context(self, request: HttpRequest, row: Any) -> dict[str, Any]:
         """What else an entity page shows besides the row itself."""
@@ -313,11 +316,87 @@ class EntityAdmin(ReadOnlyAdmin):
             "changelist_url": reverse(f"admin:{self.url_name('changelist')}"),
             "summary": self.summary(row) if row is not None else [],
         }
-        return TemplateResponse(request, "admin/backoffice/command_form.html", context)
+        return TemplateResponse(request, "admin/orders/command_form.html", context)
 
     def summary(self, row: Any) -> list[tuple[str, Any]]:
         """The few facts a command's form shows about its entity."""
         return [("Version", row.version)]
+
+
+    # --- History and time travel -------------------------------------------------------------
+
+    def page_url(self, page: str, id: Any) -> str:
+        return reverse(f"admin:{self.url_name(page)}", args=[id])
+
+    def _stream_context(self, request: HttpRequest, stream_id: UUID, title: str) -> dict[str, Any]:
+        if not may_read_history(request.user):
+            raise PermissionDenied
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "kind": self.kind,
+            "stream_id": stream_id,
+            "history_url": self.page_url("history", stream_id),
+            "state_url": self.page_url("state", stream_id),
+            "entity_url": self.entity_url(stream_id),
+            "changelist_url": reverse(f"admin:{self.url_name('changelist')}"),
+            "events_url": reverse("admin:eventstore_event_changelist"),
+        }
+
+    def history_view(self, request: HttpRequest, object_id: Any, extra_context: Any = None) -> HttpResponse:
+        """The entity's events, a page at a time, each with its payload and what it changed
+        (in place of the admin's own history, which has no edits to show)."""
+        kind = self.kind
+        try:
+            stream_id = UUID(str(object_id))
+        except ValueError:
+            raise Http404(f"No {kind} with id {object_id!r}.") from None
+        context = self._stream_context(request, stream_id, f"History of {kind} {stream_id}")
+        after = _int(request.GET.get("after_version"), 0)
+        limit = min(_int(request.GET.get("limit"), 50), 200)
+        try:
+            current = history.current_version(kind, stream_id)
+            entries = history.history(kind, stream_id, after_version=after, limit=limit)
+        except NotFound as exc:
+            return self._not_found(request, context, exc)
+        context.update(
+            entries=entries,
+            current_version=current,
+            previous_after=max(after - limit, 0) if after else None,
+            next_after=entries[-1].event.version if entries and entries[-1].event.version < current else None,
+            limit=limit,
+        )
+        return TemplateResponse(request, "admin/chronicle/history.html", context)
+
+    def state_view(self, request: HttpRequest, object_id: UUID) -> HttpResponse:
+        """The entity as of a version or a moment, and how it differs from now."""
+        kind, stream_id = self.kind, object_id
+        context = self._stream_context(request, stream_id, f"Time travel: {kind} {stream_id}")
+        at_text = request.GET.get("at", "").strip()
+        at = parse_datetime(at_text) if at_text else None
+        if at is not None and timezone.is_naive(at):
+            at = timezone.make_aware(at)
+        try:
+            now = history.state_at(kind, stream_id)
+            version = _int(request.GET.get("version"), now.version)
+            then = history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
+        except CommandRefused as exc:
+            return self._not_found(request, context, exc)
+        context.update(
+            now=now,
+            then=then,
+            at=at_text,
+            bad_moment=bool(at_text) and at is None,
+            changes_since=history.diff(then.state, now.state),
+            state_fields=history.fields(then.state),
+            state_json=json.dumps(then.state, indent=2, ensure_ascii=False),
+        )
+        return TemplateResponse(request, "admin/chronicle/state.html", context)
+
+    def _not_found(self, request: HttpRequest, context: dict[str, Any], error: CommandRefused) -> HttpResponse:
+        context.update(error=error.message)
+        return TemplateResponse(request, "admin/chronicle/not_found.html", context, status=error.status_code)
 
 
 @admin.register(Order)
@@ -326,7 +405,7 @@ class OrderAdmin(EntityAdmin):
     projections = ("orders",)
     create = commands.CREATE_ORDER
     actions_on_entity = commands.ORDER_ACTIONS
-    entity_template = "admin/backoffice/order.html"
+    entity_template = "admin/orders/order.html"
 
     list_display = ("number", "customer", "status", "item_count", "total_display", "paid_display", "created_at", "placed_at")
     list_filter = (StatusFilter, CreatedBetweenFilter, CustomerFilter, TotalBetweenFilter)
@@ -336,7 +415,7 @@ class OrderAdmin(EntityAdmin):
 
     @admin.display(description="customer", ordering="customer_name")
     def customer(self, order: Order) -> str:
-        url = reverse("admin:backoffice_customer_change", args=[order.customer_id])
+        url = reverse("admin:orders_customer_change", args=[order.customer_id])
         return format_html('<a href="{}">{}</a> <span class="quiet">{}</span>', url, order.customer_name, order.customer_email)
 
     @admin.display(description="total", ordering="total")
@@ -353,7 +432,7 @@ class OrderAdmin(EntityAdmin):
         return {
             "lines": row.lines.all(),
             "balance": row.total - row.amount_paid,
-            "customer_url": reverse("admin:backoffice_customer_change", args=[row.customer_id]),
+            "customer_url": reverse("admin:orders_customer_change", args=[row.customer_id]),
         }
 
     def summary(self, row: Any) -> list[tuple[str, Any]]:
@@ -373,7 +452,7 @@ class ProductAdmin(EntityAdmin):
     projections = ("stock",)
     create = commands.CREATE_PRODUCT
     actions_on_entity = commands.PRODUCT_ACTIONS
-    entity_template = "admin/backoffice/product.html"
+    entity_template = "admin/orders/product.html"
 
     list_display = ("sku", "name", "price_display", "on_hand", "reserved", "available", "discontinued")
     list_filter = (LowStockFilter, "discontinued", "currency")
@@ -405,7 +484,7 @@ class CustomerAdmin(EntityAdmin):
     projections = ("customers",)
     create = commands.REGISTER_CUSTOMER
     actions_on_entity = commands.CUSTOMER_ACTIONS
-    entity_template = "admin/backoffice/customer.html"
+    entity_template = "admin/orders/customer.html"
 
     list_display = ("name", "email", "city", "country", "registered_at")
     search_fields = ("name", "email")
@@ -428,10 +507,17 @@ class CustomerAdmin(EntityAdmin):
         return {
             "orders": orders[:20],
             "order_count": orders.count(),
-            "orders_url": reverse("admin:backoffice_order_changelist") + f"?customer={row.pk}",
+            "orders_url": reverse("admin:orders_order_changelist") + f"?customer={row.pk}",
             "values": CustomerValue.objects.filter(customer_id=row.pk),
-            "new_order_url": reverse("admin:backoffice_order_create") + f"?customer={row.pk}" if may_order else None,
+            "new_order_url": reverse("admin:orders_order_create") + f"?customer={row.pk}" if may_order else None,
         }
 
     def summary(self, row: Any) -> list[tuple[str, Any]]:
         return [("Name", row.name), ("E-mail", row.email), *super().summary(row)]
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(int(value), 0) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orders.domain import OrderStatus
-from orders.domain import commands as c
+from ..domain import OrderStatus
+from ..domain import commands as c
 
 from . import forms as f
 

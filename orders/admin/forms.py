@@ -16,10 +16,11 @@ from uuid import UUID, uuid4
 from django import forms
 from django.core.validators import RegexValidator
 
-from orders.domain import MAX_EMAIL, MAX_QUANTITY, MAX_REASON, MAX_TEXT, Address, Money
-from orders.domain import commands as c
-from orders.ids import KEY_PATTERN
 from projections.models import CustomerSummary, OrderSummary, ProductStock
+
+from ..domain import MAX_EMAIL, MAX_QUANTITY, MAX_REASON, MAX_TEXT, Address, Money
+from ..domain import commands as c
+from ..ids import KEY_PATTERN
 
 KEY_VALIDATOR = RegexValidator(KEY_PATTERN, "This form has expired; reload the page.")
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
