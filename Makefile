@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test migrate web worker beat
+.PHONY: install run test lint migrate web worker beat
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ run: migrate
 ## Install and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
 test: install
 	$(BIN)/pytest
+
+## Formatting, lint rules and the layers' import contracts (.importlinter); CI runs it before the tests.
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## Production processes (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL,
 ## REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, ALLOWED_HOSTS must be set.
