@@ -22,13 +22,12 @@ from eventstore import store
 from eventstore.benchmark import Skipped, log, workload
 from eventstore.records import utcnow
 from orders.domain import OrderStatus
-
-from .models import OrderSummary, ProductStock
-from .rebuild import rebuild
-from .runner import catch_up, restart_process_managers
-from .scenarios import Shop
-from .subscribers import Kind, Projection, select
-from .worker_process import WorkerProcess, forget_queue, wait_until
+from projections.models import OrderSummary, ProductStock
+from projections.rebuild import rebuild
+from projections.runner import catch_up, restart_process_managers
+from projections.scenarios import Shop
+from projections.subscribers import Kind, Projection, select
+from projections.worker_process import WorkerProcess, forget_queue, wait_until
 
 HISTORY_EVENTS = 100_000
 LAG_SAMPLES = 100
