@@ -22,10 +22,10 @@ from eventstore import store
 from eventstore.benchmark import Skipped, log, workload
 from eventstore.records import utcnow
 from orders.domain import OrderStatus
+from orders.history_builder import Shop
 from projections.models import OrderSummary, ProductStock
 from projections.rebuild import rebuild
 from projections.runner import catch_up, restart_process_managers
-from projections.scenarios import Shop
 from projections.subscribers import Kind, Projection, select
 from projections.worker_process import WorkerProcess, forget_queue, wait_until
 
@@ -68,7 +68,8 @@ def _analyze() -> None:
 
 def write_history(at_least: int, *, customers: int = 1500, products: int = 300, stock: int = 50) -> int:
     """Customers, a catalogue and orders in every status over 90 days, through the domain
-    (see scenarios), until the log holds ``at_least`` events; returns how many it wrote."""
+    (``orders.history_builder``), until the log holds ``at_least`` events; returns how
+    many it wrote."""
     rng = random.Random(4)
     moment = [utcnow() - dt.timedelta(days=90)]
     shop = Shop(clock=lambda: moment[0], autoflush=False)
