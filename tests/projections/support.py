@@ -14,10 +14,10 @@ from django.apps import apps
 
 from eventstore import store
 from orders.domain import Address, OrderStatus
+from orders.history_builder import Shop
 from projections.models import Checkpoint
 from projections.rebuild import rebuild
 from projections.runner import Outcome, RunResult, catch_up, run, status
-from projections.scenarios import Shop
 from projections.subscribers import Kind, Projection, Subscriber, select
 from projections.worker_process import wait_until
 from tests.support import run_threads

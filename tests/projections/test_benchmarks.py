@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from projections.benchmarks import write_history
+from orders.benchmarks.read_side import write_history
 from projections.models import StatusCount
 from projections.worker_process import ROOT
 from tests.projections.support import catch_up_all, rebuilt_snapshot, snapshot

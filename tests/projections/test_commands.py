@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from orders.history_builder import Shop
 from projections.models import Checkpoint
-from projections.scenarios import Shop
 from projections.stock import StockProjection
 from tests.projections.support import catch_up_all, feed_passed_everything
 

@@ -18,10 +18,10 @@ from eventstore import store
 from eventstore.models import Event
 from eventstore.records import NO_STREAM, NewEvent, RecordedEvent
 from orders.domain import OrderPlaced
+from orders.history_builder import Shop
 from projections import runner
 from projections.models import Checkpoint, OrderSummary
 from projections.runner import RunResult, retry, run
-from projections.scenarios import Shop
 from projections.subscribers import ProcessManager, handles
 from tests.projections.support import feed_passed_everything, settle, two_runs_at_once, wait_until
 

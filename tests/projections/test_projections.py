@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from orders.domain import OrderStatus
+from orders.history_builder import HOME, Shop
 from projections.models import (
     CustomerSummary,
     CustomerValue,
@@ -17,7 +18,6 @@ from projections.models import (
     StatusCount,
 )
 from projections.sales import shop_day
-from projections.scenarios import HOME, Shop
 from tests.projections.support import (
     LATE_EVENING_UTC,
     NEXT_MORNING_UTC,

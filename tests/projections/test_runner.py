@@ -9,11 +9,11 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from eventstore.models import Event
+from orders.history_builder import Shop
 from projections import runner
 from projections.models import Checkpoint, ProductStock
 from projections.orders import OrdersProjection
 from projections.runner import Outcome, catch_up, retry, run, status
-from projections.scenarios import Shop
 from projections.stock import StockProjection
 from tests.projections.support import (
     a_bit_of_everything,

@@ -10,9 +10,9 @@ import redis
 from django.conf import settings as django_settings
 from django.db import transaction
 
+from orders.history_builder import Shop
 from projections import wakeup
 from projections.models import OrderSummary, ProductStock
-from projections.scenarios import Shop
 from tests.projections.processes import free_port, needs_redis, use_broker
 from tests.projections.support import wait_until
 

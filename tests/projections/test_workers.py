@@ -7,9 +7,9 @@ import pytest
 
 from eventstore.models import Event
 from orders.domain import OrderStatus
+from orders.history_builder import Shop
 from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.orders import OrdersProjection
-from projections.scenarios import Shop
 from projections.subscribers import all_subscribers
 from projections.tasks import sweep, wake
 from tests.projections.processes import RedisServer, needs_redis, use_broker

@@ -1,10 +1,26 @@
-"""Shop histories written straight through the domain aggregates, for tests and benchmarks.
+"""A fast builder of large histories, for the benchmark (``orders.benchmarks.read_side``)
+and the projection tests: customers, products and orders in any status, appended straight
+to the store.
 
-Until the command handlers exist, this is how the read side gets realistic events: every
-step runs the aggregates' own command methods, so each event is one the domain would
-record, and appends their pending events with the version the aggregate was at. Stock is
-reserved, released and committed the way the fulfilment process will do it. Nothing here
-checks what the handler layer checks (unique e-mails and SKUs, permissions).
+Every step runs the aggregates' own command methods, so each event is one the domain would
+record, appended with the version the aggregate was at. It is not a way into the write
+side: behaviour tests of the commands, the API and the admin dispatch commands through
+``orders.bus`` (``tests/factories.py``). It skips what the bus, the handlers and the unit
+of work add to the aggregates:
+
+- permissions, idempotency keys and per-command metadata: every event is the system's,
+  with one correlation id and no command or causation id;
+- retries on a version conflict: a ``Shop`` keeps its aggregates in memory and never
+  reloads them, so it must be the only writer of its streams;
+- the uniqueness claims for e-mails and SKUs: no claim is recorded, so duplicates are not
+  refused here, nor later by a command taking a built customer's e-mail or product's SKU;
+- the handlers' own checks: a draft may take a line of a discontinued product;
+- order numbers from the sequence: a built order's number is ``CH-`` and its id's first
+  eight hex digits;
+- snapshots every ``SNAPSHOT_EVERY`` events;
+- the fulfilment process: ``fulfil``, ``ship`` and ``cancel`` reserve, commit and release
+  stock inline, as that process does, but a cancel refunds nothing and a rejection's
+  reason does not name the SKU.
 
 ``Shop()`` appends after every step, like commands would; ``Shop(autoflush=False)``
 collects the events and ``flush()`` appends each stream's in batches, which writes a

@@ -22,13 +22,12 @@ from eventstore import store
 from eventstore.benchmark import Skipped, log, workload
 from eventstore.records import utcnow
 from orders.domain import OrderStatus
-
-from .models import OrderSummary, ProductStock
-from .rebuild import rebuild
-from .runner import catch_up, restart_process_managers
-from .scenarios import Shop
-from .subscribers import Kind, Projection, select
-from .worker_process import WorkerProcess, forget_queue, wait_until
+from orders.history_builder import Shop
+from projections.models import OrderSummary, ProductStock
+from projections.rebuild import rebuild
+from projections.runner import catch_up, restart_process_managers
+from projections.subscribers import Kind, Projection, select
+from projections.worker_process import WorkerProcess, forget_queue, wait_until
 
 HISTORY_EVENTS = 100_000
 LAG_SAMPLES = 100
@@ -69,7 +68,8 @@ def _analyze() -> None:
 
 def write_history(at_least: int, *, customers: int = 1500, products: int = 300, stock: int = 50) -> int:
     """Customers, a catalogue and orders in every status over 90 days, through the domain
-    (see scenarios), until the log holds ``at_least`` events; returns how many it wrote."""
+    (``orders.history_builder``), until the log holds ``at_least`` events; returns how
+    many it wrote."""
     rng = random.Random(4)
     moment = [utcnow() - dt.timedelta(days=90)]
     shop = Shop(clock=lambda: moment[0], autoflush=False)
