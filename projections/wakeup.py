@@ -41,7 +41,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
 
-from config import observability
+from eventstore.context import bound, correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class _Publisher:
         if self._pid != os.getpid():
             self._start()
         # The wake-up carries the correlation id of the (latest) commit that asked for it.
-        self._correlation_id = observability.correlation_id.get()
+        self._correlation_id = correlation_id.get()
         self._wanted.set()
 
     def flush(self) -> None:
@@ -111,7 +111,7 @@ class _Publisher:
             wanted.wait()
             time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
             wanted.clear()
-            with observability.bound(correlation_id=self._correlation_id):
+            with bound(correlation_id=self._correlation_id):
                 publish_wake()
 
 

@@ -18,11 +18,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from eventstore.context import CORRELATION_ID_PATTERN
 from orders.models import command_codename
 
 from .errors import ErrorSerializer
-from config.observability import REQUEST_ID_PATTERN
-
 from .http import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN, KEY_PATTERN, POSITION_HEADER
 
 _HEADER = OpenApiParameter.HEADER
@@ -48,7 +47,7 @@ REQUEST_ID: Final = OpenApiParameter(
     "X-Request-ID",
     OpenApiTypes.STR,
     _HEADER,
-    pattern=REQUEST_ID_PATTERN.pattern,
+    pattern=CORRELATION_ID_PATTERN.pattern,
     description="Your id for this request (up to 100 of `A-Za-z0-9._:-`), stored as the correlation id of "
     "the events it causes.",
 )
