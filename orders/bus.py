@@ -27,11 +27,11 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from config import metrics
 from eventstore.context import bound
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
 from eventstore.serialization import canonical_json, to_json_value
 
+from . import metrics
 from .context import CommandContext
 from .domain import DomainError
 from .domain.commands import Command
