@@ -1,8 +1,9 @@
 """Prometheus metrics at ``/metrics``.
 
-Counters and histograms are kept by each process; under gunicorn (several worker processes)
-they live in ``PROMETHEUS_MULTIPROC_DIR`` and are summed at scrape time (gunicorn.conf.py
-sets the directory up). Figures that describe the database rather than a process (feed head,
+Counters and histograms are kept by each process, defined beside the code that records them
+(``eventstore.metrics``, ``orders.metrics``) in prometheus_client's default registry; under
+gunicorn (several worker processes) they live in ``PROMETHEUS_MULTIPROC_DIR`` and are summed
+at scrape time (gunicorn.conf.py sets the directory up). Figures that describe the database rather than a process (feed head,
 subscriber lag and failures) are read from the database at scrape time by a collector,
 so every process reports the same truth.
 
@@ -15,37 +16,13 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-
-EVENTS_APPENDED = Counter(
-    "chronicle_events_appended", "Events appended (and committed)", ["stream_type", "event_type"]
-)
-COMMAND_SECONDS = Histogram(
-    "chronicle_command_duration_seconds",
-    "Time to handle a command, retries included",
-    ["command", "outcome"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-VERSION_CONFLICTS = Counter("chronicle_version_conflicts", "Concurrency conflicts met by commands", ["command"])
-IDEMPOTENT_REPLAYS = Counter("chronicle_idempotent_replays", "Commands answered from an idempotency record", ["command"])
-
-
-def count_appended(sender: Any, events: list[Any], using: str, **kwargs: Any) -> None:
-    """``events_appended`` receiver: count the events once their transaction commits."""
-
-    def count() -> None:
-        for event in events:
-            EVENTS_APPENDED.labels(event.stream_type, event.event_type).inc()
-
-    transaction.on_commit(count, using=using)
 
 
 class DatabaseCollector:

@@ -6,49 +6,25 @@ the response's ``X-Request-ID`` header, written into the metadata of every event
 commands append, handed to the Celery tasks it publishes (a task header) and restored in
 the worker. Commands add the actor and the command name. Every log record carries all
 three; with ``LOG_FORMAT=json`` each log line is one JSON object.
+
+The context itself (the variables and ``bound``) is ``eventstore.context``, within reach of
+the layers below; this module is the process's edges: the request middleware, the Celery
+hooks, the log filter and formatter.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
-import re
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
-actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("actor", default=None)
-command: contextvars.ContextVar[str | None] = contextvars.ContextVar("command", default=None)
+from eventstore.context import CORRELATION_ID_PATTERN, actor, bound, command, correlation_id, new_id
 
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 HEADER = "X-Request-ID"
 TASK_HEADER = "chronicle_correlation_id"
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def current_correlation_id() -> str:
-    """The id of the request or task being served; a new one outside of both."""
-    return correlation_id.get() or new_id()
-
-
-@contextmanager
-def bound(**values: str | None) -> Iterator[None]:
-    """Set context variables (correlation_id, actor, command) for the duration of a block."""
-    variables = {"correlation_id": correlation_id, "actor": actor, "command": command}
-    tokens = [(variables[name], variables[name].set(value)) for name, value in values.items()]
-    try:
-        yield
-    finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
 
 
 class RequestContextMiddleware:
@@ -59,7 +35,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(HEADER, "")
-        request.correlation_id = given if REQUEST_ID_PATTERN.fullmatch(given) else new_id()  # type: ignore[attr-defined]
+        request.correlation_id = given if CORRELATION_ID_PATTERN.fullmatch(given) else new_id()  # type: ignore[attr-defined]
         with bound(correlation_id=request.correlation_id):  # type: ignore[attr-defined]
             response = self.get_response(request)
         response[HEADER] = request.correlation_id  # type: ignore[attr-defined]

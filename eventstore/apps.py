@@ -24,8 +24,7 @@ class EventstoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from config.metrics import count_appended
-
+        from .metrics import count_appended
         from .store import events_appended
 
         connection_created.connect(_install_sqlite_functions, dispatch_uid="chronicle_sqlite_functions")

@@ -10,9 +10,11 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from eventstore.backup import log_restored
 
+        from .codec import register_events
         from .maintenance import after_restore
         from .permissions import ensure_groups
 
+        register_events()
         # After auth has created the permissions (it connects first, being listed first).
         post_migrate.connect(ensure_groups, dispatch_uid="chronicle_ensure_groups")
         log_restored.connect(after_restore, dispatch_uid="chronicle_orders_after_restore")

@@ -27,10 +27,11 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from config import metrics, observability
+from eventstore.context import bound
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
 from eventstore.serialization import canonical_json, to_json_value
 
+from . import metrics
 from .context import CommandContext
 from .domain import DomainError
 from .domain.commands import Command
@@ -68,7 +69,7 @@ class _LostRace(Exception):
 
 def dispatch(command: Command, context: CommandContext, *, command_id: UUID | None = None) -> CommandResult:
     name = type(command).__name__
-    with observability.bound(correlation_id=context.correlation_id, actor=context.actor, command=name):
+    with bound(correlation_id=context.correlation_id, actor=context.actor, command=name):
         started = time.perf_counter()
         outcome = "error"
         try:

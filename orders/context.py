@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from config.observability import current_correlation_id
+from eventstore.context import current_correlation_id
 from eventstore.records import SOURCES
 
 

@@ -54,7 +54,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Model
 from django.utils.module_loading import import_string
 
-from config import observability
+from eventstore.context import bound
 from eventstore.records import RecordedEvent
 from eventstore.serialization import registry
 
@@ -123,7 +123,7 @@ class Subscriber:
         """Call the method that handles this event's type (looked up by name, at call time),
         with the event's correlation id in effect: what a worker logs, and what a process
         manager's reactions do, is found under the id of the request that caused it."""
-        with observability.bound(correlation_id=event.metadata.get("correlation_id")):
+        with bound(correlation_id=event.metadata.get("correlation_id")):
             getattr(self, self._handlers[event.event_type])(event)
 
 

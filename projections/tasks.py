@@ -4,7 +4,8 @@ nothing left to do."""
 
 from celery import shared_task
 
-from . import runner, wakeup
+from . import runner
+from .gate import clear_gate
 
 # How long a wake-up waits for events that committed but that an older transaction, still
 # open, keeps out of the feed: usually milliseconds; past this the sweep takes them.
@@ -14,7 +15,7 @@ WAKE_PATIENCE_SECONDS = 2.0
 @shared_task(name="projections.wake", ignore_result=True)
 def wake(patience: float = WAKE_PATIENCE_SECONDS) -> None:
     """Sent after commits: catch every subscriber up."""
-    wakeup.clear_gate()
+    clear_gate()
     runner.catch_up(patience=patience)
 
 

@@ -15,8 +15,9 @@ can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it
 feed. So at most one wake-up waits in the queue at any time, and no commit is left behind:
 either the waiting wake-up has not started yet (and will read its events), or the gate is
 open again. (Events an older transaction, still open, keeps out of the feed are waited for
-a moment by the wake-up, then left to the sweep.) The gate expires after GATE_TTL_MS in
-case a wake-up message is lost. Brokers other than Redis get one wake-up per transaction.
+a moment by the wake-up, then left to the sweep.) The gate (``projections.gate``) expires
+after GATE_TTL_MS in case a wake-up message is lost. Brokers other than Redis get one
+wake-up per transaction.
 
 Publishing uses the broker's short timeouts (1 s, see settings) and no retries. If it
 fails, the failure is logged, not raised, and this process stops trying for
@@ -29,23 +30,23 @@ command returns.
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import threading
 import time
 from typing import Any
 
-import redis
 from celery import current_app
 from django.conf import settings
 from django.db import connections, transaction
 
-from config import observability
+from eventstore.context import bound, correlation_id
+
+from .gate import open_gate
+from .tasks import wake
 
 log = logging.getLogger(__name__)
 
-GATE_TTL_MS = 10_000
 PUBLISH_DEBOUNCE_SECONDS = 0.02
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = 0.0
@@ -90,7 +91,7 @@ class _Publisher:
         if self._pid != os.getpid():
             self._start()
         # The wake-up carries the correlation id of the (latest) commit that asked for it.
-        self._correlation_id = observability.correlation_id.get()
+        self._correlation_id = correlation_id.get()
         self._wanted.set()
 
     def flush(self) -> None:
@@ -111,7 +112,7 @@ class _Publisher:
             wanted.wait()
             time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
             wanted.clear()
-            with observability.bound(correlation_id=self._correlation_id):
+            with bound(correlation_id=self._correlation_id):
                 publish_wake()
 
 
@@ -123,12 +124,10 @@ def publish_wake() -> None:
     """Send a wake-up to the workers; never raises (the sweep covers for one that does not
     go out)."""
     global _broker_down_until
-    from .tasks import wake
-
     if time.monotonic() < _broker_down_until:
         return
     try:
-        if _open_gate():
+        if open_gate():
             wake.apply_async(queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
     except Exception as error:
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
@@ -139,8 +138,6 @@ def _wake_in_process() -> None:
     """No broker: run the wake-up here, now, without waiting for held-back events (the
     command is waiting). A commit made during it (a process manager's reaction) asks for
     another round rather than starting a wake-up inside this one."""
-    from .tasks import wake
-
     if getattr(_in_process, "waking", False):
         _in_process.again = True
         return
@@ -152,26 +149,3 @@ def _wake_in_process() -> None:
             wake.apply(kwargs={"patience": 0.0})
     finally:
         _in_process.waking = False
-
-
-def clear_gate() -> None:
-    """Called by the wake task as it starts: commits from now on may publish again."""
-    client = _gate_client(current_app.conf.broker_url)
-    if client is not None:
-        client.delete(gate_key())
-
-
-def _open_gate() -> bool:
-    client = _gate_client(current_app.conf.broker_url)
-    return client is None or bool(client.set(gate_key(), "1", nx=True, px=GATE_TTL_MS))
-
-
-def gate_key() -> str:
-    return f"chronicle:wake-pending:{settings.CELERY_TASK_DEFAULT_QUEUE}"
-
-
-@functools.cache
-def _gate_client(broker_url: str) -> redis.Redis | None:
-    if not broker_url.startswith(("redis://", "rediss://")):
-        return None
-    return redis.Redis.from_url(broker_url, socket_timeout=1, socket_connect_timeout=1)

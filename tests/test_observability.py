@@ -5,7 +5,7 @@ from celery.signals import before_task_publish
 
 from config import observability
 from config.celery import app
-from eventstore import store
+from eventstore import context, store
 from orders.context import CommandContext
 from orders.domain import commands as c
 from tests.factories import product, run
@@ -24,7 +24,7 @@ def test_each_request_gets_an_id_and_a_sensible_given_one_is_kept(client):
 
 def test_a_commands_log_line_is_json_with_the_correlation_id_of_its_events(json_log):
     pid = product()
-    with observability.bound(correlation_id="req-9"):
+    with context.bound(correlation_id="req-9"):
         run(c.ReceiveStock(pid, 3), CommandContext.system(source="command-line"))
     line = json_log()[-1]
     assert (line["correlation_id"], line["actor"], line["command"], line["level"]) == (
@@ -39,10 +39,10 @@ def test_tasks_carry_the_correlation_id_of_whoever_published_them():
 
     @app.task(name="tests.echo_correlation")
     def echo():
-        return observability.correlation_id.get()
+        return context.correlation_id.get()
 
     headers: dict = {}
-    with observability.bound(correlation_id="req-77"):
+    with context.bound(correlation_id="req-77"):
         before_task_publish.send(sender=echo.name, headers=headers, body=None)
         in_process = echo.apply().get()
     assert headers[observability.TASK_HEADER] == "req-77"

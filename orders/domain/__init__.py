@@ -1,7 +1,8 @@
 """Chronicle's domain: values, events, commands and the customer, product and order aggregates.
 
-Plain Python without Django; its only import from outside is ``eventstore.serialization``,
-where the events register their type names.
+Plain Python: it imports nothing of Django or of the rest of Chronicle. Events declare their
+type names and schema versions; the write side registers them with the store's codec
+(``orders.codec``).
 """
 
 from __future__ import annotations

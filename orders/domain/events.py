@@ -1,211 +1,233 @@
-"""Domain events: facts in the past tense, registered under a stable type name and version.
+"""Domain events: facts in the past tense, each naming its stable type name and schema version.
 
 A payload holds only what happened to its own stream: the stream id is not repeated, ids of
 other aggregates are. Amounts are Decimals in the currency of their stream (a product's
 ``currency``, an order's ``currency``). Events carry no clock: the store records
 ``occurred_at`` beside them. Changing a payload's shape means a new schema version and an
-upcaster in ``eventstore.serialization``, never an edit of stored events.
+upcaster in ``eventstore.serialization``, never an edit of stored events. The write side
+registers the events with that codec (``orders.codec``); the domain does not know it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import ClassVar, Final
 from uuid import UUID
-
-from eventstore.serialization import registry
 
 from .values import Address, OrderStatus
 
 
 @dataclass(frozen=True)
 class DomainEvent:
-    """Base of every event of the three aggregates."""
+    """Base of every event of the three aggregates. ``EVENT_TYPE`` is the name it is stored
+    under, which outlives a renamed class; ``SCHEMA_VERSION`` the shape of its payload."""
+
+    EVENT_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
 
 
 # --- Customer -------------------------------------------------------------------------------
 
 
-@registry.event("CustomerRegistered", version=1)
 @dataclass(frozen=True, kw_only=True)
 class CustomerRegistered(DomainEvent):
+    EVENT_TYPE = "CustomerRegistered"
+
     name: str
     email: str
     shipping_address: Address | None
 
 
-@registry.event("CustomerEmailChanged", version=1)
 @dataclass(frozen=True, kw_only=True)
 class CustomerEmailChanged(DomainEvent):
+    EVENT_TYPE = "CustomerEmailChanged"
+
     email: str
 
 
-@registry.event("CustomerAddressChanged", version=1)
 @dataclass(frozen=True, kw_only=True)
 class CustomerAddressChanged(DomainEvent):
+    EVENT_TYPE = "CustomerAddressChanged"
+
     shipping_address: Address
 
 
 # --- Product --------------------------------------------------------------------------------
 
 
-@registry.event("ProductCreated", version=1)
 @dataclass(frozen=True, kw_only=True)
 class ProductCreated(DomainEvent):
+    EVENT_TYPE = "ProductCreated"
+
     sku: str
     name: str
     price: Decimal
     currency: str
 
 
-@registry.event("ProductPriceChanged", version=1)
 @dataclass(frozen=True, kw_only=True)
 class ProductPriceChanged(DomainEvent):
+    EVENT_TYPE = "ProductPriceChanged"
+
     price: Decimal
 
 
-@registry.event("StockReceived", version=1)
 @dataclass(frozen=True, kw_only=True)
 class StockReceived(DomainEvent):
+    EVENT_TYPE = "StockReceived"
+
     quantity: int
 
 
-@registry.event("StockAdjusted", version=1)
 @dataclass(frozen=True, kw_only=True)
 class StockAdjusted(DomainEvent):
+    EVENT_TYPE = "StockAdjusted"
+
     quantity: int  # signed: negative for shrinkage, positive for a recount that found more
     reason: str
 
 
-@registry.event("StockReserved", version=1)
 @dataclass(frozen=True, kw_only=True)
 class StockReserved(DomainEvent):
+    EVENT_TYPE = "StockReserved"
+
     order_id: UUID
     quantity: int
 
 
-@registry.event("StockReservationReleased", version=1)
 @dataclass(frozen=True, kw_only=True)
 class StockReservationReleased(DomainEvent):
+    EVENT_TYPE = "StockReservationReleased"
+
     order_id: UUID
     quantity: int
 
 
-@registry.event("StockReservationCommitted", version=1)
 @dataclass(frozen=True, kw_only=True)
 class StockReservationCommitted(DomainEvent):
     """The reserved items left the warehouse: on hand and reserved both drop by ``quantity``."""
 
+    EVENT_TYPE = "StockReservationCommitted"
+
     order_id: UUID
     quantity: int
 
 
-@registry.event("ProductDiscontinued", version=1)
 @dataclass(frozen=True, kw_only=True)
 class ProductDiscontinued(DomainEvent):
-    pass
+    EVENT_TYPE = "ProductDiscontinued"
 
 
 # --- Order ----------------------------------------------------------------------------------
 
 
-@registry.event("OrderCreated", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderCreated(DomainEvent):
+    EVENT_TYPE = "OrderCreated"
+
     number: str
     customer_id: UUID
     currency: str
     shipping_address: Address | None
 
 
-@registry.event("OrderLineAdded", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderLineAdded(DomainEvent):
+    EVENT_TYPE = "OrderLineAdded"
+
     product_id: UUID
     sku: str
     quantity: int
     unit_price: Decimal
 
 
-@registry.event("OrderLineQuantityChanged", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderLineQuantityChanged(DomainEvent):
+    EVENT_TYPE = "OrderLineQuantityChanged"
+
     product_id: UUID
     quantity: int
 
 
-@registry.event("OrderLineRemoved", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderLineRemoved(DomainEvent):
+    EVENT_TYPE = "OrderLineRemoved"
+
     product_id: UUID
 
 
-@registry.event("OrderShippingAddressSet", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderShippingAddressSet(DomainEvent):
+    EVENT_TYPE = "OrderShippingAddressSet"
+
     shipping_address: Address
 
 
-@registry.event("OrderPlaced", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderPlaced(DomainEvent):
+    EVENT_TYPE = "OrderPlaced"
+
     total: Decimal
 
 
-@registry.event("OrderConfirmed", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderConfirmed(DomainEvent):
-    pass
+    EVENT_TYPE = "OrderConfirmed"
 
 
-@registry.event("OrderRejected", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderRejected(DomainEvent):
+    EVENT_TYPE = "OrderRejected"
+
     reason: str
 
 
-@registry.event("PaymentRecorded", version=1)
 @dataclass(frozen=True, kw_only=True)
 class PaymentRecorded(DomainEvent):
+    EVENT_TYPE = "PaymentRecorded"
+
     amount: Decimal
     method: str
     reference: str
 
 
-@registry.event("OrderPaid", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderPaid(DomainEvent):
     """Recorded together with the PaymentRecorded that covers the rest of the total."""
 
+    EVENT_TYPE = "OrderPaid"
+
     amount_paid: Decimal
 
 
-@registry.event("OrderShipped", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderShipped(DomainEvent):
+    EVENT_TYPE = "OrderShipped"
+
     carrier: str
     tracking_number: str
 
 
-@registry.event("OrderDelivered", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderDelivered(DomainEvent):
-    pass
+    EVENT_TYPE = "OrderDelivered"
 
 
-@registry.event("OrderCancelled", version=1)
 @dataclass(frozen=True, kw_only=True)
 class OrderCancelled(DomainEvent):
     """``previous_status`` tells the fulfilment process whether stock was reserved."""
+
+    EVENT_TYPE = "OrderCancelled"
 
     reason: str
     previous_status: OrderStatus
 
 
-@registry.event("RefundIssued", version=1)
 @dataclass(frozen=True, kw_only=True)
 class RefundIssued(DomainEvent):
+    EVENT_TYPE = "RefundIssued"
+
     amount: Decimal
     reason: str
 

@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 import redis
 
-from projections import wakeup
+from projections import gate, wakeup
 from projections.worker_process import WorkerProcess, forget_queue
 
 
@@ -25,7 +25,7 @@ def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield name
     if os.environ.get("REDIS_URL"):
         forget_queue(os.environ["REDIS_URL"], name)
-        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(wakeup.gate_key())
+        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(gate.gate_key())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from orders.history_builder import Shop
-from projections import wakeup
+from projections import gate, wakeup
 from projections.models import OrderSummary, ProductStock
 from tests.projections.processes import free_port, needs_redis, use_broker
 from tests.projections.support import wait_until
@@ -93,7 +93,7 @@ def test_a_burst_of_commits_leaves_one_wake_up_waiting_in_the_queue(settings, qu
     for _ in range(5):
         Shop().create_product()
     wait_until(lambda: broker.llen(queue) == 1, what="a wake-up in the queue")
-    wakeup.clear_gate()  # the wake-up task has started: new commits need a new one
+    gate.clear_gate()  # the wake-up task has started: new commits need a new one
     for _ in range(5):
         Shop().create_product()
     wait_until(lambda: broker.llen(queue) == 2, what="a second wake-up")

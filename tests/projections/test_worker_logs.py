@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from config import observability
+from eventstore import context
 from orders.context import CommandContext
 from orders.domain import commands as c
 from orders.fulfilment import FulfilmentProcess
@@ -26,7 +26,7 @@ def test_a_command_and_what_the_worker_did_about_it_share_a_correlation_id(start
     settings.PROJECTIONS_WAKE_ON_COMMIT = True
     oid = order(lines=[(product(stock=1), 1)])
 
-    with observability.bound(correlation_id="req-trace-7"):
+    with context.bound(correlation_id="req-trace-7"):
         run(c.PlaceOrder(oid), CommandContext.system(source="api"))
 
     ours = [line for line in json_log() if line["command"] == "PlaceOrder"]

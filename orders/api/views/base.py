@@ -22,7 +22,7 @@ from orders.domain.commands import Command
 from orders.ids import new_id
 
 from ..http import etag, idempotency_key, if_match
-from ..schema import ETAG, IDEMPOTENCY_KEY, IF_MATCH, LOCATION, REQUEST_ID
+from ..openapi import ETAG, IDEMPOTENCY_KEY, IF_MATCH, LOCATION, REQUEST_ID
 from ..serializers import CommandResultSerializer
 
 A = TypeVar("A", bound=Aggregate)

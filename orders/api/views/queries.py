@@ -26,7 +26,7 @@ from projections.selectors import InvalidKey, Page
 
 from ..errors import InvalidPageCursor
 from ..http import POSITION_HEADER, etag, if_none_match, matches, next_link, page_cursor, page_key
-from ..schema import ETAG_OF_ENTITY, IF_NONE_MATCH, POSITION, QUERY_ERRORS
+from ..openapi import ETAG_OF_ENTITY, IF_NONE_MATCH, POSITION, QUERY_ERRORS
 from ..serializers import DetailQuerySerializer, ListQuerySerializer
 
 
