@@ -7,6 +7,7 @@ from uuid import UUID
 
 from rest_framework import serializers
 
+from orders.domain import Customer
 from orders.domain import commands as c
 from projections import selectors
 
@@ -39,7 +40,7 @@ class CustomerApi(DetailApi):
 
     OutputSerializer = CustomerSerializer
     projections = selectors.CUSTOMER_PROJECTIONS
-    kind = "customer"
+    kind = Customer.STREAM_TYPE
     conditional = False
 
     def select(self, id: UUID) -> selectors.Customer | None:
