@@ -2,8 +2,8 @@
 them, and the form each takes.
 
 ``offered`` only decides which buttons an entity page shows, from the read model the staff
-member is looking at; the domain still decides, and refuses in its own words, when the
-command runs.
+member is looking at (for an order, by the domain's own ``Order.status_allows``); the domain
+still decides, and refuses in its own words, when the command runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain import OrderStatus
+from ..domain import Order
 from ..domain import commands as c
 
 from . import forms as f
@@ -31,7 +31,11 @@ class Action:
     label: str
     form: type[f.CommandForm]
     help: str
-    offered: Callable[[Any], bool] = always
+    condition: Callable[[Any], bool] = always
+
+    def offered(self, row: Any) -> bool:
+        """Whether the entity page shows the button, for the entity as its read model has it."""
+        return self.condition(row)
 
     @property
     def command(self) -> type[c.Command]:
@@ -46,25 +50,23 @@ class Action:
         return self.slug.replace("-", "_")
 
 
-def status_in(*statuses: OrderStatus) -> Callable[[Any], bool]:
-    return lambda order: order.status in statuses
+class OrderAction(Action):
+    """Offered when the order's status allows the command, and its ``condition`` holds."""
+
+    def offered(self, row: Any) -> bool:
+        return Order.status_allows(row.status, self.command) and self.condition(row)
 
 
-def draft_with_lines(order: Any) -> bool:
-    return order.status == OrderStatus.DRAFT and order.item_count > 0
+def has_lines(order: Any) -> bool:
+    return order.item_count > 0
 
 
-def refundable(order: Any) -> bool:
-    paid_stages = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
-    return order.status in paid_stages and order.amount_paid > order.amount_refunded
+def has_refundable(order: Any) -> bool:
+    return order.amount_paid > order.amount_refunded
 
 
 def on_sale(product: Any) -> bool:
     return not product.discontinued
-
-
-# Until an order ships, and unless it was rejected or cancelled.
-OPEN = (OrderStatus.DRAFT, OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PAID)
 
 REGISTER_CUSTOMER = Action(
     "register", "Register customer", f.RegisterCustomerForm,
@@ -89,19 +91,16 @@ CREATE_ORDER = Action(
     "create", "New order", f.CreateOrderForm, "A draft order; it takes the customer's address for now."
 )
 ORDER_ACTIONS = (
-    Action("add-line", "Add line", f.AddOrderLineForm, "One line per product, at its current price.",
-           status_in(OrderStatus.DRAFT)),
-    Action("change-quantity", "Change quantity", f.ChangeOrderLineQuantityForm, "Change how many of a line's product.",
-           draft_with_lines),
-    Action("remove-line", "Remove line", f.RemoveOrderLineForm, "Take a line off the draft.", draft_with_lines),
-    Action("set-shipping-address", "Set shipping address", f.SetShippingAddressForm, "Possible until the order ships.",
-           status_in(*OPEN)),
-    Action("place", "Place", f.PlaceOrderForm, "Fulfilment then reserves the stock and confirms or rejects the order.",
-           draft_with_lines),
-    Action("pay", "Record payment", f.RecordPaymentForm, "The payment that completes the total makes the order paid.",
-           status_in(OrderStatus.CONFIRMED)),
-    Action("ship", "Ship", f.ShipOrderForm, "Hand a paid order to the carrier.", status_in(OrderStatus.PAID)),
-    Action("deliver", "Mark delivered", f.DeliverOrderForm, "The carrier delivered it.", status_in(OrderStatus.SHIPPED)),
-    Action("cancel", "Cancel", f.CancelOrderForm, "Money paid stays paid: refund it afterwards.", status_in(*OPEN)),
-    Action("refund", "Refund", f.RefundOrderForm, "Give back money that was paid.", refundable),
+    OrderAction("add-line", "Add line", f.AddOrderLineForm, "One line per product, at its current price."),
+    OrderAction("change-quantity", "Change quantity", f.ChangeOrderLineQuantityForm, "Change how many of a line's product.",
+                has_lines),
+    OrderAction("remove-line", "Remove line", f.RemoveOrderLineForm, "Take a line off the draft.", has_lines),
+    OrderAction("set-shipping-address", "Set shipping address", f.SetShippingAddressForm, "Possible until the order ships."),
+    OrderAction("place", "Place", f.PlaceOrderForm, "Fulfilment then reserves the stock and confirms or rejects the order.",
+                has_lines),
+    OrderAction("pay", "Record payment", f.RecordPaymentForm, "The payment that completes the total makes the order paid."),
+    OrderAction("ship", "Ship", f.ShipOrderForm, "Hand a paid order to the carrier."),
+    OrderAction("deliver", "Mark delivered", f.DeliverOrderForm, "The carrier delivered it."),
+    OrderAction("cancel", "Cancel", f.CancelOrderForm, "Money paid stays paid: refund it afterwards."),
+    OrderAction("refund", "Refund", f.RefundOrderForm, "Give back money that was paid.", has_refundable),
 )  # fmt: skip
