@@ -202,7 +202,7 @@ class Order(Aggregate):
         self._record(OrderLineRemoved(product_id=product_id))
 
     def set_shipping_address(self, address: Address) -> None:
-        """Allowed until the order ships (paid included); the same address records nothing."""
+        """The same address records nothing."""
         self.check_not_shipped()
         self.check_allows(SetShippingAddress, OrderClosed)
         if address != self.shipping_address:
