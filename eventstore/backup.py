@@ -34,8 +34,9 @@ from . import integrity
 from . import store as event_store
 from .cursor import FeedKey
 from .exceptions import EventStoreError
+from .export import STORED_COLUMNS, stored_row
 from .models import Event, LogIdentity
-from .serialization import canonical_json, format_datetime, parse_datetime
+from .serialization import canonical_json, parse_datetime
 from .signing import current_key, event_hash, key_for, sign_text
 
 FORMAT = "chronicle-events"
@@ -71,24 +72,6 @@ class _Seal:
         return canonical_json({"digest": self.digest.hexdigest(), "event_count": self.count})
 
 
-def _line(event: Event) -> dict[str, Any]:
-    return {
-        "position": event.position,
-        "event_id": str(event.event_id),
-        "stream_type": event.stream_type,
-        "stream_id": str(event.stream_id),
-        "version": event.version,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "data": event.data,
-        "metadata": event.metadata,
-        "occurred_at": format_datetime(event.occurred_at),
-        "recorded_at": format_datetime(event.recorded_at),
-        "key_id": event.key_id,
-        "hash": event.hash,
-    }
-
-
 def export_events(
     out: IO[str],
     *,
@@ -108,7 +91,7 @@ def export_events(
     out.write(json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "after": after}) + "\n")
     for events in _pages(after, using, event_store.committed_key(using=using), wait_seconds):
         for event in events:
-            line = _line(event)
+            line = stored_row(event)
             seal.add(line)
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         progress.write(f"\rexported {seal.count} events")
@@ -235,12 +218,9 @@ def _batches(lines: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 def _insert(batch: list[dict[str, Any]], using: str) -> None:
-    """Insert as stored; the transaction id column keeps its default (this transaction)."""
+    """Insert as stored, each row in ``STORED_COLUMNS`` order; the transaction id column
+    keeps its default (this transaction)."""
     connection = connections[using]
-    columns = (
-        "position, event_id, stream_type, stream_id, version, event_type, schema_version, data, metadata, "
-        "occurred_at, recorded_at, key_id, hash"
-    )
     rows = [
         (
             line["position"],
@@ -259,7 +239,7 @@ def _insert(batch: list[dict[str, Any]], using: str) -> None:
         )
         for line in batch
     ]
-    marks = ", ".join(["%s"] * 13)
+    columns, marks = ", ".join(STORED_COLUMNS), ", ".join(["%s"] * len(STORED_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO chronicle_event ({columns}) VALUES ({marks})", rows)
 

@@ -24,7 +24,7 @@ from . import bus, repository
 from .context import CommandContext
 from projections.runner import catch_up
 
-from .domain import Address, DomainError, Money, Order, Product
+from .domain import Address, DomainError, Money, Order, OrderStatus, Product
 from .domain import commands as c
 from .models import UniqueClaim
 
@@ -109,7 +109,7 @@ class DemoShop:
         self.send(c.PlaceOrder(order_id), placed_at)
         fulfil()
         order = repository.load(Order, order_id)
-        if order.status.value != "confirmed":
+        if order.status != OrderStatus.CONFIRMED:
             return  # rejected: not enough stock
         self.follow(order_id, order, fate, placed_at)
 

@@ -28,7 +28,7 @@ from projections.subscribers import ProcessManager, handles
 
 from . import bus, repository
 from .context import CommandContext
-from .domain import DomainError, Order
+from .domain import DomainError, Order, OrderStatus
 from .domain.events import OrderCancelled, OrderPlaced, OrderShipped
 from .domain import commands as c
 from .domain.commands import Command
@@ -36,7 +36,8 @@ from .errors import VersionConflict
 from .repository import CommandResult
 
 REFUND_ATTEMPTS: Final = 5
-RELEASE_ON_CANCEL: Final = frozenset({"placed", "confirmed", "paid"})
+# From placing until shipping commits it, an order holds reserved stock.
+HOLDS_RESERVATIONS: Final = frozenset({OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PAID})
 
 
 def _send(command: Command, cause: RecordedEvent, action: str, target: UUID) -> CommandResult | DomainError:
@@ -77,7 +78,7 @@ def order_placed(event: RecordedEvent) -> None:
 
 
 def order_cancelled(event: RecordedEvent) -> None:
-    if event.data["previous_status"] in RELEASE_ON_CANCEL:
+    if OrderStatus(event.data["previous_status"]) in HOLDS_RESERVATIONS:
         _release(event, event.stream_id, [line.product_id for line in _order_at(event).lines])
     _refund_what_was_paid(event)
 

@@ -18,12 +18,11 @@ from eventstore import store
 from eventstore.records import RecordedEvent
 from eventstore.serialization import registry
 
-from .domain import Customer, Order, Product
+from .domain import STREAM_TYPES
 from .domain.aggregate import Aggregate
 from .errors import CommandRefused, NotFound
 from .repository import load
 
-AGGREGATES: Final[dict[str, type[Aggregate]]] = {"customer": Customer, "product": Product, "order": Order}
 MAX_PAGE: Final = 1000
 
 
@@ -63,7 +62,7 @@ class HistoryEntry:
 
 def _aggregate_type(kind: str) -> type[Aggregate]:
     try:
-        return AGGREGATES[kind]
+        return STREAM_TYPES[kind]
     except KeyError:
         raise NotFound(kind, "?") from None
 

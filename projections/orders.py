@@ -15,8 +15,10 @@ from uuid import UUID, uuid5
 
 from eventstore.records import RecordedEvent
 from orders.domain import (
+    Customer,
     CustomerEmailChanged,
     CustomerRegistered,
+    Order,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -52,14 +54,14 @@ class OrdersProjection(Projection):
     customers = Table(OrderCustomer)
 
     def prefetch(self, events: Sequence[RecordedEvent]) -> None:
-        customer_ids = {e.stream_id for e in events if e.stream_type == "customer"}
+        customer_ids = {e.stream_id for e in events if e.stream_type == Customer.STREAM_TYPE}
         customer_ids |= {UUID(e.data["customer_id"]) for e in events if e.event_type == "OrderCreated"}
         self.customers.fetch(customer_ids)
-        self.orders.fetch(e.stream_id for e in events if e.stream_type == "order")
+        self.orders.fetch(e.stream_id for e in events if e.stream_type == Order.STREAM_TYPE)
         self.lines.fetch(
             line_id(e.stream_id, UUID(e.data["product_id"])) for e in events if e.event_type in _LINE_EVENTS
         )
-        customers = (self.customers.get(e.stream_id) for e in events if e.stream_type == "customer")
+        customers = (self.customers.get(e.stream_id) for e in events if e.stream_type == Customer.STREAM_TYPE)
         self.orders.fetch(UUID(order_id) for customer in customers if customer for order_id in customer.order_ids)
 
     # --- Customers ----------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """Which commands staff can issue from each entity page, when the entity's status offers
-them, and the form each takes.
+them, and the form each takes. Each command's help is its own docstring
+(``orders.domain.commands``), which documents its API endpoint too.
 
 ``offered`` only decides which buttons an entity page shows, from the read model the staff
-member is looking at; the domain still decides, and refuses in its own words, when the
-command runs.
+member is looking at (for an order, by the domain's own ``Order.status_allows``); the domain
+still decides, and refuses in its own words, when the command runs.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain import OrderStatus
+from ..domain import Order
 from ..domain import commands as c
 
 from . import forms as f
@@ -30,12 +32,19 @@ class Action:
     slug: str
     label: str
     form: type[f.CommandForm]
-    help: str
-    offered: Callable[[Any], bool] = always
+    condition: Callable[[Any], bool] = always
+
+    def offered(self, row: Any) -> bool:
+        """Whether the entity page shows the button, for the entity as its read model has it."""
+        return self.condition(row)
 
     @property
     def command(self) -> type[c.Command]:
         return self.form.command
+
+    @property
+    def help(self) -> str:
+        return inspect.getdoc(self.command) or ""
 
     @property
     def creates(self) -> bool:
@@ -46,62 +55,49 @@ class Action:
         return self.slug.replace("-", "_")
 
 
-def status_in(*statuses: OrderStatus) -> Callable[[Any], bool]:
-    return lambda order: order.status in statuses
+class OrderAction(Action):
+    """Offered when the order's status allows the command, and its ``condition`` holds."""
+
+    def offered(self, row: Any) -> bool:
+        return Order.status_allows(row.status, self.command) and self.condition(row)
 
 
-def draft_with_lines(order: Any) -> bool:
-    return order.status == OrderStatus.DRAFT and order.item_count > 0
+def has_lines(order: Any) -> bool:
+    return order.item_count > 0
 
 
-def refundable(order: Any) -> bool:
-    paid_stages = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED)
-    return order.status in paid_stages and order.amount_paid > order.amount_refunded
+def has_refundable(order: Any) -> bool:
+    return order.amount_paid > order.amount_refunded
 
 
 def on_sale(product: Any) -> bool:
     return not product.discontinued
 
 
-# Until an order ships, and unless it was rejected or cancelled.
-OPEN = (OrderStatus.DRAFT, OrderStatus.PLACED, OrderStatus.CONFIRMED, OrderStatus.PAID)
-
-REGISTER_CUSTOMER = Action(
-    "register", "Register customer", f.RegisterCustomerForm,
-    "The e-mail address must not belong to another customer. The address is optional.",
-)  # fmt: skip
+REGISTER_CUSTOMER = Action("register", "Register customer", f.RegisterCustomerForm)
 CUSTOMER_ACTIONS = (
-    Action("change-email", "Change e-mail", f.ChangeCustomerEmailForm, "Orders show the new address from now on."),
-    Action("change-address", "Change address", f.ChangeCustomerAddressForm, "Used for the customer's new orders."),
+    Action("change-email", "Change e-mail", f.ChangeCustomerEmailForm),
+    Action("change-address", "Change address", f.ChangeCustomerAddressForm),
 )
 
-CREATE_PRODUCT = Action(
-    "create", "New product", f.CreateProductForm, "The SKU must be unique; the price's currency is the product's for good."
-)
+CREATE_PRODUCT = Action("create", "New product", f.CreateProductForm)
 PRODUCT_ACTIONS = (
-    Action("change-price", "Change price", f.ChangeProductPriceForm, "A discontinued product's price cannot change.", on_sale),
-    Action("receive-stock", "Receive stock", f.ReceiveStockForm, "Stock arrived: it adds to what is on hand."),
-    Action("adjust-stock", "Adjust stock", f.AdjustStockForm, "Correct the count on hand after a recount or breakage."),
-    Action("discontinue", "Discontinue", f.DiscontinueProductForm, "It can no longer be added to orders.", on_sale),
+    Action("change-price", "Change price", f.ChangeProductPriceForm, on_sale),
+    Action("receive-stock", "Receive stock", f.ReceiveStockForm),
+    Action("adjust-stock", "Adjust stock", f.AdjustStockForm),
+    Action("discontinue", "Discontinue", f.DiscontinueProductForm, on_sale),
 )
 
-CREATE_ORDER = Action(
-    "create", "New order", f.CreateOrderForm, "A draft order; it takes the customer's address for now."
-)
+CREATE_ORDER = Action("create", "New order", f.CreateOrderForm)
 ORDER_ACTIONS = (
-    Action("add-line", "Add line", f.AddOrderLineForm, "One line per product, at its current price.",
-           status_in(OrderStatus.DRAFT)),
-    Action("change-quantity", "Change quantity", f.ChangeOrderLineQuantityForm, "Change how many of a line's product.",
-           draft_with_lines),
-    Action("remove-line", "Remove line", f.RemoveOrderLineForm, "Take a line off the draft.", draft_with_lines),
-    Action("set-shipping-address", "Set shipping address", f.SetShippingAddressForm, "Possible until the order ships.",
-           status_in(*OPEN)),
-    Action("place", "Place", f.PlaceOrderForm, "Fulfilment then reserves the stock and confirms or rejects the order.",
-           draft_with_lines),
-    Action("pay", "Record payment", f.RecordPaymentForm, "The payment that completes the total makes the order paid.",
-           status_in(OrderStatus.CONFIRMED)),
-    Action("ship", "Ship", f.ShipOrderForm, "Hand a paid order to the carrier.", status_in(OrderStatus.PAID)),
-    Action("deliver", "Mark delivered", f.DeliverOrderForm, "The carrier delivered it.", status_in(OrderStatus.SHIPPED)),
-    Action("cancel", "Cancel", f.CancelOrderForm, "Money paid stays paid: refund it afterwards.", status_in(*OPEN)),
-    Action("refund", "Refund", f.RefundOrderForm, "Give back money that was paid.", refundable),
-)  # fmt: skip
+    OrderAction("add-line", "Add line", f.AddOrderLineForm),
+    OrderAction("change-quantity", "Change quantity", f.ChangeOrderLineQuantityForm, has_lines),
+    OrderAction("remove-line", "Remove line", f.RemoveOrderLineForm, has_lines),
+    OrderAction("set-shipping-address", "Set shipping address", f.SetShippingAddressForm),
+    OrderAction("place", "Place", f.PlaceOrderForm, has_lines),
+    OrderAction("pay", "Record payment", f.RecordPaymentForm),
+    OrderAction("ship", "Ship", f.ShipOrderForm),
+    OrderAction("deliver", "Mark delivered", f.DeliverOrderForm),
+    OrderAction("cancel", "Cancel", f.CancelOrderForm),
+    OrderAction("refund", "Refund", f.RefundOrderForm, has_refundable),
+)

@@ -38,7 +38,7 @@ from eventstore.admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, re
 from projections import freshness
 from projections.models import CustomerValue, OrderSummary
 
-from .. import bus, history
+from .. import bus, domain, history
 from ..context import CommandContext
 from ..domain import DomainError, OrderStatus
 from ..errors import CommandRefused, NotFound, VersionConflict
@@ -401,7 +401,7 @@ class EntityAdmin(ReadOnlyAdmin):
 
 @admin.register(Order)
 class OrderAdmin(EntityAdmin):
-    kind = "order"
+    kind = domain.Order.STREAM_TYPE
     projections = ("orders",)
     create = commands.CREATE_ORDER
     actions_on_entity = commands.ORDER_ACTIONS
@@ -448,7 +448,7 @@ class OrderAdmin(EntityAdmin):
 
 @admin.register(Product)
 class ProductAdmin(EntityAdmin):
-    kind = "product"
+    kind = domain.Product.STREAM_TYPE
     projections = ("stock",)
     create = commands.CREATE_PRODUCT
     actions_on_entity = commands.PRODUCT_ACTIONS
@@ -480,7 +480,7 @@ class ProductAdmin(EntityAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(EntityAdmin):
-    kind = "customer"
+    kind = domain.Customer.STREAM_TYPE
     projections = ("customers",)
     create = commands.REGISTER_CUSTOMER
     actions_on_entity = commands.CUSTOMER_ACTIONS

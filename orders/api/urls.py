@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orders.domain import Customer, Order, Product
+
 from .views import customers, events, orders, products
 from .views.base import CommandApi, NoSuchPathApi
 
@@ -35,7 +37,7 @@ v1: list[URLPattern | URLResolver] = [
         "customers",
         {"change-email": customers.ChangeCustomerEmailApi, "change-address": customers.ChangeCustomerAddressApi},
     ),
-    *_reads("customer", "customers"),
+    *_reads(Customer.STREAM_TYPE, "customers"),
     path("products/", products.ProductsApi.as_view(), name="products"),
     path("products/<uuid:id>/", products.ProductApi.as_view(), name="product"),
     *_commands(
@@ -47,7 +49,7 @@ v1: list[URLPattern | URLResolver] = [
             "discontinue": products.DiscontinueProductApi,
         },
     ),
-    *_reads("product", "products"),
+    *_reads(Product.STREAM_TYPE, "products"),
     path("orders/", orders.OrdersApi.as_view(), name="orders"),
     path("orders/<uuid:id>/", orders.OrderApi.as_view(), name="order"),
     *_commands(
@@ -65,7 +67,7 @@ v1: list[URLPattern | URLResolver] = [
             "refund": orders.RefundOrderApi,
         },
     ),
-    *_reads("order", "orders"),
+    *_reads(Order.STREAM_TYPE, "orders"),
     path("events/", events.EventFeedApi.as_view(), name="events"),
 ]
 

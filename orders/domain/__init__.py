@@ -144,6 +144,8 @@ from .order import (
     OrderLine,
 )
 
+# Each aggregate names its stream type once (``Order.STREAM_TYPE``); everything else that
+# tells streams apart (histories, the read side, the faces) reads it from here.
 STREAM_TYPES: Final[dict[str, type[Aggregate]]] = {cls.STREAM_TYPE: cls for cls in (Customer, Product, Order)}
 
 __all__ = [

@@ -7,6 +7,11 @@ plus its inputs. The common options come last and are keyword-only:
 - ``expected_version``: the version the caller saw; the handler refuses on a mismatch.
 - ``idempotency_key``: repeating a command with the same key appends nothing new.
 - ``occurred_at``: business time, when it differs from the moment of recording.
+
+Each command's docstring is what staff and API clients are told about it: its first line
+says what it does, the rest what it needs and what follows. The admin shows it as the
+command's help and the API documents the command's endpoint with it, so it is written once,
+here, in the shop's words (no HTTP, no buttons).
 """
 
 from __future__ import annotations
@@ -31,6 +36,12 @@ class Command:
 
 @dataclass(frozen=True)
 class RegisterCustomer(Command):
+    """Register a customer.
+
+    The e-mail address must not belong to another customer. The shipping address is
+    optional: orders can be given one of their own.
+    """
+
     customer_id: UUID
     name: str
     email: str
@@ -39,12 +50,20 @@ class RegisterCustomer(Command):
 
 @dataclass(frozen=True)
 class ChangeCustomerEmail(Command):
+    """Change a customer's e-mail address.
+
+    Orders show the new address from now on. The same address again changes nothing; it
+    must not belong to another customer.
+    """
+
     customer_id: UUID
     email: str
 
 
 @dataclass(frozen=True)
 class ChangeCustomerAddress(Command):
+    """Change a customer's shipping address (used for their new orders)."""
+
     customer_id: UUID
     shipping_address: Address
 
@@ -54,6 +73,12 @@ class ChangeCustomerAddress(Command):
 
 @dataclass(frozen=True)
 class CreateProduct(Command):
+    """Create a product.
+
+    The SKU must not be used by another product. The price's currency is the product's for
+    good.
+    """
+
     product_id: UUID
     sku: str
     name: str
@@ -62,18 +87,31 @@ class CreateProduct(Command):
 
 @dataclass(frozen=True)
 class ChangeProductPrice(Command):
+    """Change a product's price, in the product's currency.
+
+    Lines already on orders keep the price they were added at. A discontinued product's price
+    cannot change.
+    """
+
     product_id: UUID
     price: Money
 
 
 @dataclass(frozen=True)
 class ReceiveStock(Command):
+    """Stock arrived: it adds to what is on hand."""
+
     product_id: UUID
     quantity: int
 
 
 @dataclass(frozen=True)
 class AdjustStock(Command):
+    """Correct the count on hand (a recount, breakage), with a reason.
+
+    Stock reserved for orders cannot be adjusted away.
+    """
+
     product_id: UUID
     quantity: int  # signed
     reason: str
@@ -81,6 +119,8 @@ class AdjustStock(Command):
 
 @dataclass(frozen=True)
 class ReserveStock(Command):
+    """Hold stock for a placed order's line (the fulfilment process)."""
+
     product_id: UUID
     order_id: UUID
     quantity: int
@@ -88,18 +128,24 @@ class ReserveStock(Command):
 
 @dataclass(frozen=True)
 class ReleaseStock(Command):
+    """Give an order's reserved stock back (the fulfilment process)."""
+
     product_id: UUID
     order_id: UUID
 
 
 @dataclass(frozen=True)
 class CommitStock(Command):
+    """Ship an order's reserved stock: it leaves on hand (the fulfilment process)."""
+
     product_id: UUID
     order_id: UUID
 
 
 @dataclass(frozen=True)
 class DiscontinueProduct(Command):
+    """Stop selling a product: it can no longer be added to orders. Again changes nothing."""
+
     product_id: UUID
 
 
@@ -108,8 +154,12 @@ class DiscontinueProduct(Command):
 
 @dataclass(frozen=True)
 class CreateOrder(Command):
-    """The handler assigns the order number and passes the customer's address along."""
+    """Start a draft order for a customer.
 
+    It gets a number and, for now, the customer's shipping address.
+    """
+
+    # The handler assigns the order number and passes the customer's address along.
     order_id: UUID
     customer_id: UUID
     currency: str
@@ -117,8 +167,13 @@ class CreateOrder(Command):
 
 @dataclass(frozen=True)
 class AddOrderLine(Command):
-    """The handler looks up the product's SKU and current price for the line."""
+    """Add a product to a draft order, at the product's current price.
 
+    One line per product: change its quantity instead. A discontinued product cannot be
+    added.
+    """
+
+    # The handler looks up the product's SKU and current price for the line.
     order_id: UUID
     product_id: UUID
     quantity: int
@@ -126,6 +181,8 @@ class AddOrderLine(Command):
 
 @dataclass(frozen=True)
 class ChangeOrderLineQuantity(Command):
+    """Change the quantity of a draft order's line. The same quantity changes nothing."""
+
     order_id: UUID
     product_id: UUID
     quantity: int
@@ -133,34 +190,53 @@ class ChangeOrderLineQuantity(Command):
 
 @dataclass(frozen=True)
 class RemoveOrderLine(Command):
+    """Remove a line from a draft order."""
+
     order_id: UUID
     product_id: UUID
 
 
 @dataclass(frozen=True)
 class SetShippingAddress(Command):
+    """Set where an order goes; possible until it ships. The same address changes nothing."""
+
     order_id: UUID
     shipping_address: Address
 
 
 @dataclass(frozen=True)
 class PlaceOrder(Command):
+    """Place a draft order: it needs lines and a shipping address.
+
+    The fulfilment process then reserves its stock and confirms or rejects it.
+    """
+
     order_id: UUID
 
 
 @dataclass(frozen=True)
 class ConfirmOrder(Command):
+    """Confirm a placed order once its stock is reserved (the fulfilment process)."""
+
     order_id: UUID
 
 
 @dataclass(frozen=True)
 class RejectOrder(Command):
+    """Reject a placed order, with the reason (the fulfilment process)."""
+
     order_id: UUID
     reason: str
 
 
 @dataclass(frozen=True)
 class RecordPayment(Command):
+    """Record a payment for a confirmed order, in its currency.
+
+    Partial payments add up; the one that completes the total makes the order paid. A payment
+    cannot be more than is due.
+    """
+
     order_id: UUID
     amount: Money
     method: str
@@ -169,6 +245,8 @@ class RecordPayment(Command):
 
 @dataclass(frozen=True)
 class ShipOrder(Command):
+    """Ship a paid order, with the carrier and its tracking number."""
+
     order_id: UUID
     carrier: str
     tracking_number: str
@@ -176,17 +254,26 @@ class ShipOrder(Command):
 
 @dataclass(frozen=True)
 class DeliverOrder(Command):
+    """Record that a shipped order was delivered."""
+
     order_id: UUID
 
 
 @dataclass(frozen=True)
 class CancelOrder(Command):
+    """Cancel an order that has not shipped, with a reason. Money paid stays paid: refund it."""
+
     order_id: UUID
     reason: str
 
 
 @dataclass(frozen=True)
 class RefundOrder(Command):
+    """Refund money paid for an order, in its currency, with a reason.
+
+    At most what was paid and not yet refunded.
+    """
+
     order_id: UUID
     amount: Money
     reason: str

@@ -15,6 +15,21 @@ from typing import Any, Final
 from uuid import UUID
 
 from .aggregate import Aggregate, JSONDict, applies
+from .commands import (
+    AddOrderLine,
+    CancelOrder,
+    ChangeOrderLineQuantity,
+    Command,
+    ConfirmOrder,
+    DeliverOrder,
+    PlaceOrder,
+    RecordPayment,
+    RefundOrder,
+    RejectOrder,
+    RemoveOrderLine,
+    SetShippingAddress,
+    ShipOrder,
+)
 from .events import (
     OrderCancelled,
     OrderConfirmed,
@@ -69,8 +84,22 @@ from .values import (
 
 MAX_ORDER_NUMBER: Final = 64
 _SHIPPED: Final = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
-_CLOSED: Final = frozenset({OrderStatus.REJECTED, OrderStatus.CANCELLED})
-_REFUNDABLE: Final = frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}) | _SHIPPED
+_UNTIL_SHIPPED: Final = (SetShippingAddress, CancelOrder)
+_DRAFTING: Final = (AddOrderLine, ChangeOrderLineQuantity, RemoveOrderLine, PlaceOrder)
+
+# The commands an order takes in each status, the one statement of its state machine: the
+# order's guards refuse by it and the back office offers its buttons by it. What else a
+# command needs (lines to place, money to refund) each guard checks on its own.
+STATUS_ALLOWS: Final[Mapping[OrderStatus, frozenset[type[Command]]]] = {
+    OrderStatus.DRAFT: frozenset({*_DRAFTING, *_UNTIL_SHIPPED}),
+    OrderStatus.PLACED: frozenset({ConfirmOrder, RejectOrder, *_UNTIL_SHIPPED}),
+    OrderStatus.CONFIRMED: frozenset({RecordPayment, *_UNTIL_SHIPPED}),
+    OrderStatus.PAID: frozenset({ShipOrder, RefundOrder, *_UNTIL_SHIPPED}),
+    OrderStatus.SHIPPED: frozenset({DeliverOrder, RefundOrder}),
+    OrderStatus.DELIVERED: frozenset({RefundOrder}),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.CANCELLED: frozenset({RefundOrder}),
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,11 @@ class Order(Aggregate):
     def refundable(self) -> Money:
         return self.amount_paid - self.amount_refunded
 
+    @staticmethod
+    def status_allows(status: str, command: type[Command]) -> bool:
+        """Takes the status as a string too, as a read model holds it."""
+        return command in STATUS_ALLOWS[OrderStatus(status)]
+
     # --- Commands ---------------------------------------------------------------------------
 
     def create(
@@ -146,7 +180,7 @@ class Order(Aggregate):
         self._record(event)
 
     def add_line(self, product_id: UUID, sku: str, quantity: int, unit_price: Money) -> None:
-        self.check_status(OrderStatus.DRAFT, OrderNotDraft)
+        self.check_allows(AddOrderLine, OrderNotDraft)
         sku, quantity = clean_sku(sku), clean_quantity(quantity)
         self.check_amount(unit_price)
         self.check_no_line(product_id)
@@ -156,42 +190,41 @@ class Order(Aggregate):
 
     def change_quantity(self, product_id: UUID, quantity: int) -> None:
         """Setting the quantity a line already has records nothing."""
-        self.check_status(OrderStatus.DRAFT, OrderNotDraft)
+        self.check_allows(ChangeOrderLineQuantity, OrderNotDraft)
         quantity = clean_quantity(quantity)
         self.check_has_line(product_id)
         if quantity != self._lines[product_id].quantity:
             self._record(OrderLineQuantityChanged(product_id=product_id, quantity=quantity))
 
     def remove_line(self, product_id: UUID) -> None:
-        self.check_status(OrderStatus.DRAFT, OrderNotDraft)
+        self.check_allows(RemoveOrderLine, OrderNotDraft)
         self.check_has_line(product_id)
         self._record(OrderLineRemoved(product_id=product_id))
 
     def set_shipping_address(self, address: Address) -> None:
-        """Allowed until the order ships (paid included); the same address records nothing."""
-        self.check_exists()
+        """The same address records nothing."""
         self.check_not_shipped()
-        self.check_not_closed(OrderClosed)
+        self.check_allows(SetShippingAddress, OrderClosed)
         if address != self.shipping_address:
             self._record(OrderShippingAddressSet(shipping_address=address))
 
     def place(self) -> None:
-        self.check_status(OrderStatus.DRAFT, OrderNotDraft)
+        self.check_allows(PlaceOrder, OrderNotDraft)
         self.check_has_lines()
         self.check_has_shipping_address()
         self._record(OrderPlaced(total=self.total.amount))
 
     def confirm(self) -> None:
-        self.check_status(OrderStatus.PLACED, OrderNotPlaced)
+        self.check_allows(ConfirmOrder, OrderNotPlaced)
         self._record(OrderConfirmed())
 
     def reject(self, reason: str) -> None:
-        self.check_status(OrderStatus.PLACED, OrderNotPlaced)
+        self.check_allows(RejectOrder, OrderNotPlaced)
         self._record(OrderRejected(reason=clean_reason(reason)))
 
     def record_payment(self, amount: Money, method: str, reference: str = "") -> None:
         """Partial payments add up; the one that completes the total also records OrderPaid."""
-        self.check_status(OrderStatus.CONFIRMED, OrderNotConfirmed)
+        self.check_allows(RecordPayment, OrderNotConfirmed)
         self.check_amount(amount)
         texts = {"method": method, "reference": reference}
         details = clean_texts(PaymentDetailsInvalid, texts, optional={"reference"})
@@ -201,23 +234,23 @@ class Order(Aggregate):
             self._record(OrderPaid(amount_paid=self.amount_paid.amount))
 
     def ship(self, carrier: str, tracking_number: str) -> None:
-        self.check_status(OrderStatus.PAID, OrderNotPaid)
+        self.check_allows(ShipOrder, OrderNotPaid)
         texts = {"carrier": carrier, "tracking_number": tracking_number}
         self._record(OrderShipped(**clean_texts(ShipmentDetailsInvalid, texts)))
 
     def deliver(self) -> None:
-        self.check_status(OrderStatus.SHIPPED, OrderNotShipped)
+        self.check_allows(DeliverOrder, OrderNotShipped)
         self._record(OrderDelivered())
 
     def cancel(self, reason: str) -> None:
-        self.check_exists()
         self.check_not_shipped()
-        self.check_not_closed(OrderNotCancellable)
+        self.check_allows(CancelOrder, OrderNotCancellable)
         self._record(OrderCancelled(reason=clean_reason(reason), previous_status=self.status))
 
     def refund(self, amount: Money, reason: str) -> None:
         """Money goes back once it came in: paid, shipped, delivered or cancelled orders."""
         self.check_refundable()
+        self.check_allows(RefundOrder, OrderNotPaid)
         self.check_amount(amount)
         reason = clean_reason(reason)
         self.check_refund_covered(amount)
@@ -225,18 +258,17 @@ class Order(Aggregate):
 
     # --- Guards -----------------------------------------------------------------------------
 
-    def check_status(self, required: OrderStatus, error: type[DomainError]) -> None:
+    def check_allows(self, command: type[Command], error: type[DomainError]) -> None:
+        """The status allows ``command`` (``STATUS_ALLOWS``); ``error`` says what it is not."""
         self.check_exists()
-        if self.status != required:
+        if not self.status_allows(self.status, command):
             raise error(number=self.number, status=self.status)
 
     def check_not_shipped(self) -> None:
+        """Refuses a shipped order in words of its own, before the status rule would."""
+        self.check_exists()
         if self.status in _SHIPPED:
             raise OrderAlreadyShipped(number=self.number, status=self.status)
-
-    def check_not_closed(self, error: type[DomainError]) -> None:
-        if self.status in _CLOSED:
-            raise error(number=self.number, status=self.status)
 
     def check_has_line(self, product_id: UUID) -> None:
         if product_id not in self._lines:
@@ -259,12 +291,11 @@ class Order(Aggregate):
             raise PaymentExceedsBalance(amount=amount, balance=self.amount_due)
 
     def check_refundable(self) -> None:
-        """Something was paid and not yet refunded, and the order has left the payment stage."""
+        """Something was paid and not yet refunded: checked before the status, so an unpaid
+        order is refused as having nothing to refund."""
         self.check_exists()
         if not self.refundable.amount:
             raise NothingToRefund(number=self.number)
-        if self.status not in _REFUNDABLE:
-            raise OrderNotPaid(number=self.number, status=self.status)
 
     def check_refund_covered(self, amount: Money) -> None:
         if amount > self.refundable:

@@ -97,3 +97,12 @@ def test_no_input_gets_a_server_error_and_every_answer_matches_the_schema(case, 
             response_schema_conformance,
         ],
     )
+
+
+def test_a_command_endpoint_is_documented_by_its_command_then_by_what_http_adds():
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+
+    refund = schema["paths"]["/api/v1/orders/{id}/refund/"]["post"]
+    assert refund["summary"] == "Refund money paid for an order, in its currency, with a reason."
+    assert refund["description"].startswith("At most what was paid and not yet refunded.")
+    assert refund["description"].endswith("422 `refund_exceeds_paid`.")

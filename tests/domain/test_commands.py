@@ -30,3 +30,11 @@ def test_common_options_are_given_by_keyword():
 
 def test_a_payment_reference_is_optional():
     assert RecordPayment(uuid4(), eur("10.00"), "card").reference == ""
+
+
+@pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda cls: cls.__name__)
+def test_every_command_explains_itself_in_a_docstring_of_its_own(command):
+    """The admin's help and the API docs read it; a dataclass without one gets its signature."""
+    summary = command.__doc__.strip().splitlines()[0]
+    assert not summary.startswith(f"{command.__name__}(")
+    assert summary.endswith(".")

@@ -7,11 +7,13 @@ from uuid import UUID
 
 from rest_framework import serializers
 
+from orders.domain import Customer
 from orders.domain import commands as c
 from projections import selectors
 
 from ..serializers import AddressSerializer, CustomerPageSerializer, CustomerSerializer, email_field, name_field
 from .base import CommandApi, CreateApi
+from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -39,19 +41,16 @@ class CustomerApi(DetailApi):
 
     OutputSerializer = CustomerSerializer
     projections = selectors.CUSTOMER_PROJECTIONS
-    kind = "customer"
+    kind = Customer.STREAM_TYPE
     conditional = False
 
     def select(self, id: UUID) -> selectors.Customer | None:
         return selectors.customer_get(customer_id=id)
 
 
+@described
 class RegisterCustomerApi(CreateApi):
-    """Register a customer.
-
-    The e-mail address must not belong to another customer (422 `email_taken`). The shipping
-    address is optional: orders can be given one of their own.
-    """
+    """An e-mail address another customer has is 422 `email_taken`."""
 
     command = c.RegisterCustomer
     collection = "api:customers"
@@ -67,11 +66,9 @@ class CustomersApi(CustomerListApi, RegisterCustomerApi):
     pass
 
 
+@described
 class ChangeCustomerEmailApi(CommandApi):
-    """Change a customer's e-mail address.
-
-    The same address again changes nothing; one used by another customer is 422 `email_taken`.
-    """
+    """An address another customer has is 422 `email_taken`."""
 
     command = c.ChangeCustomerEmail
 
@@ -79,9 +76,8 @@ class ChangeCustomerEmailApi(CommandApi):
         email = email_field()
 
 
+@described
 class ChangeCustomerAddressApi(CommandApi):
-    """Change a customer's shipping address (used for their new orders)."""
-
     command = c.ChangeCustomerAddress
 
     class InputSerializer(serializers.Serializer):

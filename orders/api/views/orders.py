@@ -29,6 +29,7 @@ from ..serializers import (
     text_field,
 )
 from .base import CommandApi, CreateApi, existing
+from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -57,7 +58,7 @@ class OrderApi(DetailApi):
 
     OutputSerializer = OrderSerializer
     projections = selectors.ORDER_PROJECTIONS
-    kind = "order"
+    kind = Order.STREAM_TYPE
 
     def select(self, id: UUID) -> selectors.Order | None:
         return selectors.order_get(order_id=id)
@@ -70,12 +71,9 @@ class OrderCommandApi(CommandApi):
         return Money(data["amount"], existing(Order, order_id).currency)
 
 
+@described
 class CreateOrderApi(CreateApi):
-    """Start a draft order for a customer.
-
-    It gets a number and, for now, the customer's shipping address. An unknown customer is
-    404 with `fields.customer_id`.
-    """
+    """An unknown customer is 404 with `fields.customer_id`."""
 
     command = c.CreateOrder
     collection = "api:orders"
@@ -96,57 +94,45 @@ class OrderLineSerializer(serializers.Serializer):
     quantity = quantity_field()
 
 
+@described
 class AddOrderLineApi(OrderCommandApi):
-    """Add a product to a draft order, at the product's current price.
-
-    One line per product (422 `line_already_exists`: change its quantity instead); a
-    discontinued product is 422 `product_discontinued`, an unknown one 404.
-    """
+    """A second line for a product is 422 `line_already_exists`; a discontinued product is 422
+    `product_discontinued`, an unknown one 404."""
 
     command = c.AddOrderLine
     InputSerializer = OrderLineSerializer
 
 
+@described
 class ChangeOrderLineQuantityApi(OrderCommandApi):
-    """Change the quantity of a draft order's line. The same quantity changes nothing."""
-
     command = c.ChangeOrderLineQuantity
     InputSerializer = OrderLineSerializer
 
 
+@described
 class RemoveOrderLineApi(OrderCommandApi):
-    """Remove a line from a draft order."""
-
     command = c.RemoveOrderLine
 
     class InputSerializer(serializers.Serializer):
         product_id = serializers.UUIDField()
 
 
+@described
 class SetShippingAddressApi(OrderCommandApi):
-    """Set where an order goes; possible until it ships. The same address changes nothing."""
-
     command = c.SetShippingAddress
 
     class InputSerializer(serializers.Serializer):
         shipping_address = AddressSerializer()
 
 
+@described
 class PlaceOrderApi(OrderCommandApi):
-    """Place a draft order: it needs lines and a shipping address.
-
-    The fulfilment process then reserves its stock and confirms or rejects it.
-    """
-
     command = c.PlaceOrder
 
 
+@described
 class PayOrderApi(OrderCommandApi):
-    """Record a payment for a confirmed order, in its currency.
-
-    Partial payments add up; the one that completes the total makes the order paid. More
-    than is due is 422 `payment_exceeds_balance`.
-    """
+    """More is 422 `payment_exceeds_balance`."""
 
     command = c.RecordPayment
 
@@ -159,9 +145,8 @@ class PayOrderApi(OrderCommandApi):
         return c.RecordPayment(id, self.amount(id, data), data["method"], data["reference"], **options)
 
 
+@described
 class ShipOrderApi(OrderCommandApi):
-    """Ship a paid order, with the carrier and its tracking number."""
-
     command = c.ShipOrder
 
     class InputSerializer(serializers.Serializer):
@@ -169,26 +154,22 @@ class ShipOrderApi(OrderCommandApi):
         tracking_number = text_field()
 
 
+@described
 class DeliverOrderApi(OrderCommandApi):
-    """Record that a shipped order was delivered."""
-
     command = c.DeliverOrder
 
 
+@described
 class CancelOrderApi(OrderCommandApi):
-    """Cancel an order that has not shipped, with a reason. Money paid stays paid: refund it."""
-
     command = c.CancelOrder
 
     class InputSerializer(serializers.Serializer):
         reason = reason_field()
 
 
+@described
 class RefundOrderApi(OrderCommandApi):
-    """Refund money paid for an order, in its currency, with a reason.
-
-    At most what was paid and not yet refunded (422 `refund_exceeds_paid`).
-    """
+    """More than that is 422 `refund_exceeds_paid`."""
 
     command = c.RefundOrder
 

@@ -24,6 +24,7 @@ from ..serializers import (
     sku_field,
 )
 from .base import CommandApi, CreateApi, existing
+from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -46,18 +47,15 @@ class ProductApi(DetailApi):
 
     OutputSerializer = ProductSerializer
     projections = selectors.PRODUCT_PROJECTIONS
-    kind = "product"
+    kind = Product.STREAM_TYPE
 
     def select(self, id: UUID) -> selectors.Product | None:
         return selectors.product_get(product_id=id)
 
 
+@described
 class CreateProductApi(CreateApi):
-    """Create a product.
-
-    The SKU must not be used by another product (422 `sku_taken`). The price's currency is
-    the product's for good.
-    """
+    """A SKU another product has is 422 `sku_taken`."""
 
     command = c.CreateProduct
     collection = "api:products"
@@ -78,12 +76,9 @@ class ProductsApi(ProductListApi, CreateProductApi):
     pass
 
 
+@described
 class ChangeProductPriceApi(CommandApi):
-    """Change a product's price, in the product's currency.
-
-    Lines already on orders keep the price they were added at. A discontinued product's price
-    cannot change (422 `product_discontinued`).
-    """
+    """A discontinued product is 422 `product_discontinued`."""
 
     command = c.ChangeProductPrice
 
@@ -95,20 +90,17 @@ class ChangeProductPriceApi(CommandApi):
         return c.ChangeProductPrice(id, price, **options)
 
 
+@described
 class ReceiveStockApi(CommandApi):
-    """Stock arrived: it adds to what is on hand."""
-
     command = c.ReceiveStock
 
     class InputSerializer(serializers.Serializer):
         quantity = quantity_field()
 
 
+@described
 class AdjustStockApi(CommandApi):
-    """Correct the count on hand (a recount, breakage), with a reason.
-
-    Stock reserved for orders cannot be adjusted away (422 `stock_below_reserved`).
-    """
+    """Less on hand than is reserved is 422 `stock_below_reserved`."""
 
     command = c.AdjustStock
 
@@ -117,7 +109,6 @@ class AdjustStockApi(CommandApi):
         reason = reason_field()
 
 
+@described
 class DiscontinueProductApi(CommandApi):
-    """Stop selling a product: it can no longer be added to orders. Again changes nothing."""
-
     command = c.DiscontinueProduct
