@@ -74,8 +74,6 @@ class EventQuerySet(AppendOnlyQuerySet):
 
 
 class Event(AppendOnlyModel):
-    objects = EventQuerySet.as_manager()
-
     # Global position: unique and increasing in insert order (not commit order on PostgreSQL).
     position = models.BigAutoField(primary_key=True)
     # Identity of the event itself; appending the same id twice is idempotent.
@@ -105,6 +103,8 @@ class Event(AppendOnlyModel):
     # HMAC-SHA256 (hex) over the event's content and the previous event's hash in its stream.
     hash = models.CharField(max_length=64)
 
+    objects = EventQuerySet.as_manager()
+
     class Meta:
         db_table = "chronicle_event"
         ordering = ["position"]
@@ -121,11 +121,11 @@ class Event(AppendOnlyModel):
             models.Index(fields=["recorded_at"], name="chronicle_event_recorded_idx"),
         ]
 
-    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnlyError("events are written by eventstore.store.append only")
-
     def __str__(self) -> str:
         return f"{self.event_type} #{self.position} ({self.stream_type} {self.stream_id} v{self.version})"
+
+    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("events are written by eventstore.store.append only")
 
 
 class Snapshot(models.Model):

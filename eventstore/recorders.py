@@ -19,9 +19,9 @@ from uuid import UUID
 
 import orjson
 import psycopg
-from psycopg.types.datetime import TimestamptzLoader
 from django.db import IntegrityError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.types.datetime import TimestamptzLoader
 
 from .cursor import MAX_POSITION, FeedKey
 from .records import Payload, RecordedEvent, StoredSnapshot
@@ -255,7 +255,7 @@ class PostgresRecorder(Recorder):
     )
     _ROW = "(%s::uuid, %s, %s::uuid, %s::int, %s, %s::int, %s::jsonb, %s::jsonb, %s::timestamptz, %s, %s)"
 
-    @functools.cache
+    @functools.cache  # noqa: B019 -- one recorder per engine, kept for the process's life
     def _insert_sql(self, count: int, guarded: bool) -> str:
         values = ", ".join([self._ROW] * count)
         if guarded:

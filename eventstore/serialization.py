@@ -162,7 +162,7 @@ class _DataclassCodec:
             else:
                 namespace[f"convert_{index}"] = convert
                 arguments.append(f"{name}=convert_{index}(data[{name!r}])")
-        exec(f"def decode_all(data):\n    return cls({', '.join(arguments)})", namespace)  # noqa: S102
+        exec(f"def decode_all(data):\n    return cls({', '.join(arguments)})", namespace)
         self._decode_all = namespace["decode_all"]
 
     def decode(self, data: Mapping[str, Any]) -> Any:

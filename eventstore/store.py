@@ -28,6 +28,7 @@ retried; appending before other writes avoids it altogether.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -48,9 +49,9 @@ from .recorders import Head, Recorder, Row, UniqueViolation, recorder_for
 from .records import (
     ANY_VERSION,
     METADATA_KEYS,
-    Backlog,
     NO_STREAM,
     SOURCES,
+    Backlog,
     FeedPage,
     NewEvent,
     Payload,
@@ -220,7 +221,7 @@ def append(
             for event, row, (position, version, recorded_at, transaction_id) in zip(events, rows, inserted, strict=True)
         ]
         last = rows[-1]
-        transaction.on_commit(lambda: _heads.put(stream_id, last.version, last.hash), using=using)
+        transaction.on_commit(functools.partial(_heads.put, stream_id, last.version, last.hash), using=using)
         events_appended.send(sender=append, events=recorded, using=using)
         return recorded
     raise _conflict(recorder, stream_id, expected_version)

@@ -20,10 +20,10 @@ from uuid import UUID, uuid4
 
 from django.test.utils import override_settings
 
-from . import bus, repository
-from .context import CommandContext
 from projections.runner import catch_up
 
+from . import bus, repository
+from .context import CommandContext
 from .domain import Address, DomainError, Money, Order, OrderStatus, Product
 from .domain import commands as c
 from .models import UniqueClaim

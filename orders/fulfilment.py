@@ -29,9 +29,9 @@ from projections.subscribers import ProcessManager, handles
 from . import bus, repository
 from .context import CommandContext
 from .domain import DomainError, Order, OrderStatus
-from .domain.events import OrderCancelled, OrderPlaced, OrderShipped
 from .domain import commands as c
 from .domain.commands import Command
+from .domain.events import OrderCancelled, OrderPlaced, OrderShipped
 from .errors import VersionConflict
 from .repository import CommandResult
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from .domain import Customer, EmailTaken, Order, Product, ProductIsDiscontinued, SkuTaken, commands as c
+from .domain import Customer, EmailTaken, Order, Product, ProductIsDiscontinued, SkuTaken
+from .domain import commands as c
 from .domain.values import clean_email, clean_sku, email_key
 from .repository import CommandResult, UnitOfWork
 

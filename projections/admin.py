@@ -26,7 +26,7 @@ from .health import condition
 from .models import Checkpoint
 from .rebuild import RebuildError, rebuild
 from .runner import LAG_LIMIT, Outcome, Status, retry, status
-from .subscribers import Kind, SubscriberFailed, Subscriber, all_subscribers
+from .subscribers import Kind, Subscriber, SubscriberFailed, all_subscribers
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,9 @@ class ProjectionsAdmin(ReadOnlyAdmin):
     """Read-only apart from the two operations; no add, change or delete pages."""
 
     def get_urls(self) -> list[Any]:
-        info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view
         return [
-            path("", view(self.changelist_view), name="%s_%s_changelist" % info),
+            path("", view(self.changelist_view), name=f"{self.opts.app_label}_{self.opts.model_name}_changelist"),
             path("<str:name>/retry/", view(self.retry_view), name="chronicle_projection_retry"),
             path("<str:name>/rebuild/", view(self.rebuild_view), name="chronicle_projection_rebuild"),
         ]

@@ -181,7 +181,7 @@ def _upsert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
         with _raw_cursor() as cursor:
-            columns = [list(column) for column in zip(*_values(fields, rows))]
+            columns = [list(column) for column in zip(*_values(fields, rows), strict=True)]
             cursor.execute(f"{into} SELECT * FROM unnest({arrays}) {conflict}", columns)
     else:
         with connection.cursor() as cursor:

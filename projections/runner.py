@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction

@@ -10,10 +10,10 @@ tests of the wake-up turn it back on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import io
 import json
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 

@@ -33,7 +33,7 @@ def run_threads(target: Callable[[int], Any], count: int, timeout: float = 120) 
     def run(i: int) -> None:
         try:
             results[i] = target(i)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

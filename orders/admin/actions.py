@@ -16,7 +16,6 @@ from typing import Any
 
 from ..domain import Order
 from ..domain import commands as c
-
 from . import forms as f
 
 

@@ -144,7 +144,7 @@ def _elapsed(clients: list[_Client]) -> float:
         try:
             start.wait()
             client.send(REQUESTS_EACH)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=run, args=(client,)) for client in clients]

@@ -124,15 +124,15 @@ def _lag_samples() -> list[float]:
     restart_process_managers()
     catch_up()
     queue = f"chronicle-bench-{time.time_ns()}"
-    with override_settings(CELERY_TASK_DEFAULT_QUEUE=queue, PROJECTIONS_WAKE_ON_COMMIT=True):
-        with tempfile.TemporaryDirectory() as folder:
-            worker = WorkerProcess(broker_url=current_app.conf.broker_url, queue=queue, log=Path(folder) / "lag.log")
-            try:
-                worker.wait_ready()
-                return _measure_lag(Shop())
-            finally:
-                worker.stop()
-                forget_queue(current_app.conf.broker_url, queue)
+    settings = override_settings(CELERY_TASK_DEFAULT_QUEUE=queue, PROJECTIONS_WAKE_ON_COMMIT=True)
+    with settings, tempfile.TemporaryDirectory() as folder:
+        worker = WorkerProcess(broker_url=current_app.conf.broker_url, queue=queue, log=Path(folder) / "lag.log")
+        try:
+            worker.wait_ready()
+            return _measure_lag(Shop())
+        finally:
+            worker.stop()
+            forget_queue(current_app.conf.broker_url, queue)
 
 
 def _measure_lag(shop: Shop) -> list[float]:
@@ -142,7 +142,7 @@ def _measure_lag(shop: Shop) -> list[float]:
     for _ in range(LAG_SAMPLES + 5):  # the first few warm the worker up
         started = perf_counter()
         order = shop.draft(customer, {product: 1})
-        wait_until(lambda: OrderSummary.objects.filter(id=order).exists(), what="the order")
+        wait_until(lambda order=order: OrderSummary.objects.filter(id=order).exists(), what="the order")
         samples.append(perf_counter() - started)
         time.sleep(0.02)  # light load: one order at a time
     return samples[5:]

@@ -9,6 +9,71 @@ from __future__ import annotations
 
 from typing import Final
 
+from .aggregate import (
+    Aggregate,
+    Snapshot,
+    applies,
+)
+from .commands import (
+    ALL_COMMANDS,
+    AddOrderLine,
+    AdjustStock,
+    CancelOrder,
+    ChangeCustomerAddress,
+    ChangeCustomerEmail,
+    ChangeOrderLineQuantity,
+    ChangeProductPrice,
+    Command,
+    CommitStock,
+    ConfirmOrder,
+    CreateOrder,
+    CreateProduct,
+    DeliverOrder,
+    DiscontinueProduct,
+    PlaceOrder,
+    ReceiveStock,
+    RecordPayment,
+    RefundOrder,
+    RegisterCustomer,
+    RejectOrder,
+    ReleaseStock,
+    RemoveOrderLine,
+    ReserveStock,
+    SetShippingAddress,
+    ShipOrder,
+)
+from .customer import (
+    Customer,
+)
+from .events import (
+    ALL_EVENTS,
+    CustomerAddressChanged,
+    CustomerEmailChanged,
+    CustomerRegistered,
+    DomainEvent,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderLineAdded,
+    OrderLineQuantityChanged,
+    OrderLineRemoved,
+    OrderPaid,
+    OrderPlaced,
+    OrderRejected,
+    OrderShipped,
+    OrderShippingAddressSet,
+    PaymentRecorded,
+    ProductCreated,
+    ProductDiscontinued,
+    ProductPriceChanged,
+    RefundIssued,
+    StockAdjusted,
+    StockReceived,
+    StockReservationCommitted,
+    StockReservationReleased,
+    StockReserved,
+)
 from .exceptions import (
     AddressInvalid,
     AdjustmentZero,
@@ -49,6 +114,13 @@ from .exceptions import (
     SkuTaken,
     StockBelowReserved,
 )
+from .order import (
+    Order,
+    OrderLine,
+)
+from .product import (
+    Product,
+)
 from .values import (
     MAX_EMAIL,
     MAX_QUANTITY,
@@ -71,78 +143,6 @@ from .values import (
     clean_texts,
     email_key,
 )
-from .events import (
-    ALL_EVENTS,
-    CustomerAddressChanged,
-    CustomerEmailChanged,
-    CustomerRegistered,
-    DomainEvent,
-    OrderCancelled,
-    OrderConfirmed,
-    OrderCreated,
-    OrderDelivered,
-    OrderLineAdded,
-    OrderLineQuantityChanged,
-    OrderLineRemoved,
-    OrderPaid,
-    OrderPlaced,
-    OrderRejected,
-    OrderShipped,
-    OrderShippingAddressSet,
-    PaymentRecorded,
-    ProductCreated,
-    ProductDiscontinued,
-    ProductPriceChanged,
-    RefundIssued,
-    StockAdjusted,
-    StockReceived,
-    StockReservationCommitted,
-    StockReservationReleased,
-    StockReserved,
-)
-from .commands import (
-    ALL_COMMANDS,
-    AddOrderLine,
-    AdjustStock,
-    CancelOrder,
-    ChangeCustomerAddress,
-    ChangeCustomerEmail,
-    ChangeOrderLineQuantity,
-    ChangeProductPrice,
-    Command,
-    CommitStock,
-    ConfirmOrder,
-    CreateOrder,
-    CreateProduct,
-    DeliverOrder,
-    DiscontinueProduct,
-    PlaceOrder,
-    ReceiveStock,
-    RecordPayment,
-    RefundOrder,
-    RegisterCustomer,
-    RejectOrder,
-    ReleaseStock,
-    RemoveOrderLine,
-    ReserveStock,
-    SetShippingAddress,
-    ShipOrder,
-)
-from .aggregate import (
-    Aggregate,
-    Snapshot,
-    applies,
-)
-from .customer import (
-    Customer,
-)
-from .product import (
-    Product,
-)
-from .order import (
-    Order,
-    OrderLine,
-)
 
 # Each aggregate names its stream type once (``Order.STREAM_TYPE``); everything else that
 # tells streams apart (histories, the read side, the faces) reads it from here.
@@ -151,6 +151,11 @@ STREAM_TYPES: Final[dict[str, type[Aggregate]]] = {cls.STREAM_TYPE: cls for cls 
 __all__ = [
     "ALL_COMMANDS",
     "ALL_EVENTS",
+    "MAX_EMAIL",
+    "MAX_QUANTITY",
+    "MAX_REASON",
+    "MAX_TEXT",
+    "STREAM_TYPES",
     "AddOrderLine",
     "Address",
     "AddressInvalid",
@@ -185,10 +190,6 @@ __all__ = [
     "InsufficientStock",
     "LineAlreadyExists",
     "LineNotFound",
-    "MAX_EMAIL",
-    "MAX_QUANTITY",
-    "MAX_REASON",
-    "MAX_TEXT",
     "Money",
     "NameInvalid",
     "NothingToRefund",
@@ -240,7 +241,6 @@ __all__ = [
     "ReleaseStock",
     "RemoveOrderLine",
     "ReserveStock",
-    "STREAM_TYPES",
     "SetShippingAddress",
     "ShipOrder",
     "ShipmentDetailsInvalid",

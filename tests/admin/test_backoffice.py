@@ -14,10 +14,10 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from orders.models import Customer, Order, Product
 from eventstore import store
 from eventstore.models import Event
 from orders.domain import commands as c
+from orders.models import Customer, Order, Product
 from orders.permissions import AUDITORS, OPERATORS
 from tests.admin.conftest import member
 from tests.factories import address, customer, order, order_at, product, run

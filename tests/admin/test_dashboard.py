@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from orders.domain import commands as c
 from projections import dashboard
-from tests.factories import customer, product, run
 from projections.runner import catch_up
+from tests.factories import customer, product, run
 from tests.projections.support import catch_up_all
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -104,7 +104,7 @@ def test_a_superuser_confirms_a_retry_and_the_fixed_subscriber_resumes_at_the_fa
 
 def test_a_retry_that_fails_again_says_so_and_leaves_the_subscriber_failed(stock_failed, superuser_client):
     response = superuser_client.post(retry_url("stock"))
-    assert [str(m) for m in get_messages(response.wsgi_request)][0].startswith("stock failed again")
+    assert next(str(m) for m in get_messages(response.wsgi_request)).startswith("stock failed again")
     assert Checkpoint.objects.get(name="stock").state == Checkpoint.FAILED
 
 

@@ -52,7 +52,7 @@ def test_following_next_while_writers_commit_out_of_order_sees_every_event_once(
     def write() -> None:
         try:
             run_threads(lambda i: late_writer() if i == WRITERS else api_writer(i), WRITERS + 1)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the test
+        except BaseException as exc:
             failures.append(exc)
         finally:
             writers_done.set()

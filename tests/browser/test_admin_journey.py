@@ -14,10 +14,10 @@ from django.contrib.auth.models import Group, User
 
 from orders.domain import commands as c
 from orders.permissions import OPERATORS
-from tests.browser.pages import AdminPages
-from tests.factories import customer, product, run
 from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.runner import catch_up
+from tests.browser.pages import AdminPages
+from tests.factories import customer, product, run
 from tests.projections.support import catch_up_all
 
 pytestmark = [

@@ -28,10 +28,10 @@ from tests.domain.scenario import (
     HOME,
     MUG_CREATED,
     MUG_ID,
+    OFFICE,
     ORDER_ID,
     REGISTERED,
     REJECTED,
-    OFFICE,
 )
 
 SAMPLES = [

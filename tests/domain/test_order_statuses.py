@@ -48,7 +48,7 @@ REFUSALS: dict[str, dict[OrderStatus, str]] = {
     "deliver": only_in(SHIPPED, "order_not_shipped"),
     "set_shipping_address": {**ALREADY_SHIPPED, REJECTED: "order_closed", CANCELLED: "order_closed"},
     "cancel": {**ALREADY_SHIPPED, REJECTED: "order_not_cancellable", CANCELLED: "order_not_cancellable"},
-    "refund": {status: "nothing_to_refund" for status in UNPAID},
+    "refund": dict.fromkeys(UNPAID, "nothing_to_refund"),
 }
 
 CASES = [(command, status) for command in COMMANDS for status in OrderStatus]

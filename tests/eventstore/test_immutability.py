@@ -3,7 +3,6 @@
 import sqlite3
 
 import psycopg
-
 import pytest
 from django.db import DatabaseError, connection
 

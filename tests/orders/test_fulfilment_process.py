@@ -12,9 +12,9 @@ from orders import repository
 from orders.domain import Order, Product
 from orders.domain import commands as c
 from projections.models import Checkpoint, OrderSummary
-from tests.factories import customer, order, product, run
 from projections.runner import catch_up, status
 from projections.worker_process import wait_until
+from tests.factories import customer, order, product, run
 from tests.projections.support import feed_passed_everything
 from tests.support import run_threads
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from orders.domain import commands as c
 from projections import freshness
 from projections.runner import catch_up
-from orders.domain import commands as c
 from tests.factories import product, run
 from tests.projections.support import settle
 

@@ -101,7 +101,7 @@ def test_it_starts_at_the_head_of_the_log_and_reacts_outside_any_transaction(sho
 
     causes = place(shop, 2)
     settle()
-    assert HANDLED == [(cause, False) for cause in causes]
+    assert [(cause, False) for cause in causes] == HANDLED
     assert notes() == sorted(map(str, causes))
     assert Checkpoint.objects.get(name="test-notifier").events_processed == 2
 

@@ -8,8 +8,8 @@ from django.db import connection
 
 from projections import rebuild as rebuilding
 from projections.models import Checkpoint, ProductStock
-from projections.runner import catch_up
 from projections.rebuild import RebuildError, rebuild
+from projections.runner import catch_up
 from projections.stock import StockProjection
 from tests.projections.support import (
     a_bit_of_everything,

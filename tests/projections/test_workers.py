@@ -10,6 +10,7 @@ from orders.domain import OrderStatus
 from orders.history_builder import Shop
 from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.orders import OrdersProjection
+from projections.runner import status
 from projections.subscribers import all_subscribers
 from projections.tasks import sweep, wake
 from tests.projections.processes import RedisServer, needs_redis, use_broker
@@ -20,7 +21,6 @@ from tests.projections.support import (
     snapshot,
     wait_until,
 )
-from projections.runner import status
 
 pytestmark = [pytest.mark.postgres, needs_redis, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         password = secrets.token_urlsafe(12)
-        user, created = get_user_model().objects.get_or_create(
+        user, _ = get_user_model().objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
         )
         user.is_staff = user.is_superuser = True
