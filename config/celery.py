@@ -6,7 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from .observability import install_celery_propagation  # noqa: E402
+from .observability import install_celery_propagation
 
 app = Celery("chronicle")
 app.config_from_object("django.conf:settings", namespace="CELERY")

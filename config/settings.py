@@ -70,9 +70,7 @@ def secret(name: str, dev_default: str, *, min_length: int = 32) -> str:
     return value
 
 
-SECRET_KEY = secret(
-    "SECRET_KEY", "django-insecure-chronicle-development-key-never-use-in-production", min_length=50
-)
+SECRET_KEY = secret("SECRET_KEY", "django-insecure-chronicle-development-key-never-use-in-production", min_length=50)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
@@ -177,9 +175,7 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000"
-                ),
+                "init_command": ("PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA busy_timeout=20000"),
             },
             # A file, not the in-memory default: concurrent connections need WAL and the
             # busy timeout, which an in-memory shared cache ignores.

@@ -120,8 +120,14 @@ class EventAdmin(ReadOnlyAdmin):
 
     list_display = ("position", "recorded_at", "event_type", "stream", "version", "actor", "source", "correlation")
     list_filter = (
-        "stream_type", "event_type", SourceFilter, ActorFilter, CorrelationFilter, CauseFilter, RecordedBetweenFilter,
-    )  # fmt: skip
+        "stream_type",
+        "event_type",
+        SourceFilter,
+        ActorFilter,
+        CorrelationFilter,
+        CauseFilter,
+        RecordedBetweenFilter,
+    )
     search_fields = ("stream_id",)
     search_help_text = "Search by stream id (the entity's id)."
     ordering = ("-position",)
@@ -141,7 +147,6 @@ class EventAdmin(ReadOnlyAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
-
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Event], search_term: str) -> Any:
         term = search_term.strip()

@@ -99,7 +99,10 @@ class RangeFilter(admin.ListFilter):
 
     def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
         yield {
-            "inputs": [(name, label, self.values.get(name, "")) for name, label in zip(self.parameters, ("from", "to"), strict=True)],
+            "inputs": [
+                (name, label, self.values.get(name, ""))
+                for name, label in zip(self.parameters, ("from", "to"), strict=True)
+            ],
             "input_type": self.input_type,
             "input_attrs": self.input_attrs.items(),
             "others": _other_params(changelist, self.parameters),

@@ -16,9 +16,7 @@ class ConcurrencyError(EventStoreError):
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.actual_version = actual_version
-        super().__init__(
-            f"stream {stream_id} is at version {actual_version}, not {expected_version} as expected"
-        )
+        super().__init__(f"stream {stream_id} is at version {actual_version}, not {expected_version} as expected")
 
 
 class TransactionOrderConflict(ConcurrencyError):

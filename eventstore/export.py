@@ -16,8 +16,14 @@ from .records import METADATA_KEYS
 from .serialization import format_datetime
 
 IDENTITY_COLUMNS: Final = (
-    "position", "event_id", "stream_type", "stream_id", "version", "event_type", "schema_version",
-)  # fmt: skip
+    "position",
+    "event_id",
+    "stream_type",
+    "stream_id",
+    "version",
+    "event_type",
+    "schema_version",
+)
 TABLE_COLUMNS: Final = (*IDENTITY_COLUMNS, "occurred_at", "recorded_at", *METADATA_KEYS, "data")
 STORED_COLUMNS: Final = (*IDENTITY_COLUMNS, "data", "metadata", "occurred_at", "recorded_at", "key_id", "hash")
 

@@ -163,7 +163,10 @@ def seal(*, using: str = "default") -> Seal:
         new.signature = sign_text(key, _seal_text(new, digest))
         new.save(using=using)
         SealHead.objects.using(using).bulk_create(
-            [SealHead(seal=new, stream_id=h.stream_id, stream_type=h.stream_type, version=h.version, hash=h.hash) for h in heads],
+            [
+                SealHead(seal=new, stream_id=h.stream_id, stream_type=h.stream_type, version=h.version, hash=h.hash)
+                for h in heads
+            ],
             batch_size=1000,
         )
     return new
@@ -222,7 +225,13 @@ class _ChainWalk:
         key = self._key(key_id, event)
         if key and _hash_of(key, event, self.previous_hash) != hash_:
             self.report.add(
-                Problem("hash_mismatch", "this event or the one before it was changed", event.stream_id, event.version, event.position)
+                Problem(
+                    "hash_mismatch",
+                    "this event or the one before it was changed",
+                    event.stream_id,
+                    event.version,
+                    event.position,
+                )
             )
         head = self.sealed_head
         if head is not None and event.version == head.version:
@@ -266,7 +275,9 @@ class _ChainWalk:
                 )
             )
         elif not self.sealed_hash_ok:
-            self.report.add(Problem("sealed_head_changed", "the sealed event was changed", head.stream_id, head.version))
+            self.report.add(
+                Problem("sealed_head_changed", "the sealed event was changed", head.stream_id, head.version)
+            )
 
     def _key(self, key_id: str, event: RecordedEvent) -> bytes:
         if key_id not in self.keys:

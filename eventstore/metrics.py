@@ -12,9 +12,7 @@ from typing import Any
 from django.db import transaction
 from prometheus_client import Counter
 
-EVENTS_APPENDED = Counter(
-    "chronicle_events_appended", "Events appended (and committed)", ["stream_type", "event_type"]
-)
+EVENTS_APPENDED = Counter("chronicle_events_appended", "Events appended (and committed)", ["stream_type", "event_type"])
 
 
 def count_appended(sender: Any, events: list[Any], using: str, **kwargs: Any) -> None:

@@ -110,9 +110,7 @@ class Event(AppendOnlyModel):
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["event_id"], name="chronicle_event_id_uniq"),
-            models.UniqueConstraint(
-                fields=["stream_id", "version"], name="chronicle_event_stream_version_uniq"
-            ),
+            models.UniqueConstraint(fields=["stream_id", "version"], name="chronicle_event_stream_version_uniq"),
             models.CheckConstraint(condition=models.Q(version__gte=1), name="chronicle_event_version_gte_1"),
         ]
         indexes = [
@@ -142,9 +140,7 @@ class Snapshot(models.Model):
     class Meta:
         db_table = "chronicle_snapshot"
         constraints = [
-            models.UniqueConstraint(
-                fields=["stream_id", "version", "state_schema"], name="chronicle_snapshot_uniq"
-            )
+            models.UniqueConstraint(fields=["stream_id", "version", "state_schema"], name="chronicle_snapshot_uniq")
         ]
 
 
@@ -184,9 +180,7 @@ class SealHead(AppendOnlyModel):
 
     class Meta:
         db_table = "chronicle_seal_head"
-        constraints = [
-            models.UniqueConstraint(fields=["seal", "stream_id"], name="chronicle_seal_head_uniq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["seal", "stream_id"], name="chronicle_seal_head_uniq")]
         indexes = [models.Index(fields=["stream_id", "seal"], name="chronicle_seal_head_stream_idx")]
 
 

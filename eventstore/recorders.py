@@ -70,9 +70,7 @@ class Row(NamedTuple):
 Inserted = tuple[int, int, dt.datetime, int | None]  # position, version, recorded_at, transaction_id
 
 
-def _build(
-    rows: Iterable[Sequence[Any]], stream_id: UUID | None = None, *, upcast: bool = True
-) -> list[RecordedEvent]:
+def _build(rows: Iterable[Sequence[Any]], stream_id: UUID | None = None, *, upcast: bool = True) -> list[RecordedEvent]:
     """RecordedEvents from rows of COLUMNS (or STREAM_COLUMNS when ``stream_id`` is given),
     payloads upcast to their current shape unless ``upcast`` is false."""
     upcast_keys = registry.upcast_keys if upcast else {}
@@ -131,8 +129,7 @@ COLUMNS = (
 )
 STREAM_COLUMNS = COLUMNS.replace(" stream_id,", "")
 INSERT_COLUMNS = (
-    "event_id, stream_type, stream_id, version, event_type, schema_version, data, metadata, "
-    "occurred_at, key_id, hash"
+    "event_id, stream_type, stream_id, version, event_type, schema_version, data, metadata, occurred_at, key_id, hash"
 )
 
 
@@ -225,9 +222,7 @@ class Recorder:
     def save_snapshot(self, snapshot: StoredSnapshot, state_json: str) -> None:
         raise NotImplementedError
 
-    def load_snapshot(
-        self, stream_id: UUID, state_schema: int, max_version: int | None
-    ) -> StoredSnapshot | None:
+    def load_snapshot(self, stream_id: UUID, state_schema: int, max_version: int | None) -> StoredSnapshot | None:
         raise NotImplementedError
 
     def iter_by_stream(self, page_size: int) -> Iterator[tuple[RecordedEvent, str, str]]:
@@ -292,9 +287,18 @@ class PostgresRecorder(Recorder):
         params: list[Any] = []
         for r in rows:
             params += (
-                r.event_id, stream_type, stream_id, r.version, r.event_type, r.schema_version,
-                r.data_json, r.metadata_json, r.occurred_at, key_id, r.hash,
-            )  # fmt: skip
+                r.event_id,
+                stream_type,
+                stream_id,
+                r.version,
+                r.event_type,
+                r.schema_version,
+                r.data_json,
+                r.metadata_json,
+                r.occurred_at,
+                key_id,
+                r.hash,
+            )
         sql = self._insert_sql(len(rows), guard is not None)
         if guard is not None:
             params += (stream_id, guard.version, guard.hash, guard.stream_type)
@@ -308,8 +312,7 @@ class PostgresRecorder(Recorder):
 
     def head(self, stream_id: UUID) -> Head | None:
         rows = self._fetchall(
-            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = %s "
-            "ORDER BY version DESC LIMIT 1",
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = %s ORDER BY version DESC LIMIT 1",
             [stream_id],
         )
         return Head(*rows[0]) if rows else None
@@ -382,9 +385,7 @@ class PostgresRecorder(Recorder):
             return _build(self._fetchall(sql + " ORDER BY transaction_id, position LIMIT %s", params))
 
     def event_at_position(self, position: int) -> RecordedEvent | None:
-        rows = _build(
-            self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = %s", [position])
-        )
+        rows = _build(self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = %s", [position]))
         return rows[0] if rows else None
 
     def backlog(self, after: FeedKey, event_types: Sequence[str] | None, limit: int) -> tuple[int, dt.datetime | None]:
@@ -413,13 +414,8 @@ class PostgresRecorder(Recorder):
             [snapshot.stream_id, snapshot.stream_type, snapshot.version, snapshot.state_schema, state_json],
         )
 
-    def load_snapshot(
-        self, stream_id: UUID, state_schema: int, max_version: int | None
-    ) -> StoredSnapshot | None:
-        sql = (
-            "SELECT stream_type, version, state FROM chronicle_snapshot "
-            "WHERE stream_id = %s AND state_schema = %s"
-        )
+    def load_snapshot(self, stream_id: UUID, state_schema: int, max_version: int | None) -> StoredSnapshot | None:
+        sql = "SELECT stream_type, version, state FROM chronicle_snapshot WHERE stream_id = %s AND state_schema = %s"
         params: list[Any] = [stream_id, state_schema]
         if max_version is not None:
             sql += " AND version <= %s"
@@ -496,9 +492,7 @@ class SqliteRecorder(Recorder):
         finally:
             cur.close()
 
-    def _events(
-        self, rows: list[Any], stream_id: UUID | None = None, *, upcast: bool = True
-    ) -> list[RecordedEvent]:
+    def _events(self, rows: list[Any], stream_id: UUID | None = None, *, upcast: bool = True) -> list[RecordedEvent]:
         t = _sqlite_parse_time
         if stream_id is None:
             fixed = (
@@ -524,9 +518,15 @@ class SqliteRecorder(Recorder):
         params: list[Any] = [stream_type, stream_id.hex, key_id]
         for r in rows:
             params += [
-                r.event_id.hex, r.version, r.event_type, r.schema_version,
-                r.data_json, r.metadata_json, _sqlite_time(r.occurred_at), r.hash,
-            ]  # fmt: skip
+                r.event_id.hex,
+                r.version,
+                r.event_type,
+                r.schema_version,
+                r.data_json,
+                r.metadata_json,
+                _sqlite_time(r.occurred_at),
+                r.hash,
+            ]
         if guard is not None:
             sql += (
                 "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = ? "
@@ -546,8 +546,7 @@ class SqliteRecorder(Recorder):
 
     def head(self, stream_id: UUID) -> Head | None:
         rows = self._fetchall(
-            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = ? "
-            "ORDER BY version DESC LIMIT 1",
+            "SELECT version, hash, stream_type FROM chronicle_event WHERE stream_id = ? ORDER BY version DESC LIMIT 1",
             [stream_id.hex],
         )
         return Head(*rows[0]) if rows else None
@@ -613,9 +612,7 @@ class SqliteRecorder(Recorder):
         return self._events(self._fetchall(sql + " ORDER BY position LIMIT ?", params))
 
     def event_at_position(self, position: int) -> RecordedEvent | None:
-        rows = self._events(
-            self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = ?", [position])
-        )
+        rows = self._events(self._fetchall(f"SELECT {COLUMNS} FROM chronicle_event WHERE position = ?", [position]))
         return rows[0] if rows else None
 
     def backlog(self, after: FeedKey, event_types: Sequence[str] | None, limit: int) -> tuple[int, dt.datetime | None]:
@@ -642,13 +639,8 @@ class SqliteRecorder(Recorder):
             [snapshot.stream_id.hex, snapshot.stream_type, snapshot.version, snapshot.state_schema, state_json],
         )
 
-    def load_snapshot(
-        self, stream_id: UUID, state_schema: int, max_version: int | None
-    ) -> StoredSnapshot | None:
-        sql = (
-            "SELECT stream_type, version, state FROM chronicle_snapshot "
-            "WHERE stream_id = ? AND state_schema = ?"
-        )
+    def load_snapshot(self, stream_id: UUID, state_schema: int, max_version: int | None) -> StoredSnapshot | None:
+        sql = "SELECT stream_type, version, state FROM chronicle_snapshot WHERE stream_id = ? AND state_schema = ?"
         params: list[Any] = [stream_id.hex, state_schema]
         if max_version is not None:
             sql += " AND version <= ?"

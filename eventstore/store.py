@@ -166,9 +166,17 @@ def _rows(
         )
         rows.append(
             Row(
-                event.event_id, version, event.event_type, event.schema_version, data, data_json,
-                dict(event_metadata), metadata_json, event.occurred_at, previous_hash,
-            )  # fmt: skip
+                event.event_id,
+                version,
+                event.event_type,
+                event.schema_version,
+                data,
+                data_json,
+                dict(event_metadata),
+                metadata_json,
+                event.occurred_at,
+                previous_hash,
+            )
         )
     return rows
 
@@ -215,9 +223,19 @@ def append(
             continue
         recorded = [
             RecordedEvent(
-                position, event.event_id, stream_type, stream_id, version, event.event_type,
-                event.schema_version, row.data, row.metadata, event.occurred_at, recorded_at, transaction_id,
-            )  # fmt: skip
+                position,
+                event.event_id,
+                stream_type,
+                stream_id,
+                version,
+                event.event_type,
+                event.schema_version,
+                row.data,
+                row.metadata,
+                event.occurred_at,
+                recorded_at,
+                transaction_id,
+            )
             for event, row, (position, version, recorded_at, transaction_id) in zip(events, rows, inserted, strict=True)
         ]
         last = rows[-1]

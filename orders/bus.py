@@ -57,7 +57,9 @@ class StoredRefusal(DomainError):
     code = "replayed_refusal"
     template = "This request was refused the first time it was sent."
 
-    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, fields: dict[str, str] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message, fields=fields)
         if code:
             self.code = code  # type: ignore[misc]
@@ -81,7 +83,9 @@ def dispatch(command: Command, context: CommandContext, *, command_id: UUID | No
             raise
         finally:
             metrics.COMMAND_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
-        log.info("%s: %s at version %s (%.1f ms)", name, result.id, result.version, (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s: %s at version %s (%.1f ms)", name, result.id, result.version, (time.perf_counter() - started) * 1000
+        )
         return result
 
 

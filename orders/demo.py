@@ -28,24 +28,71 @@ from .domain import Address, DomainError, Money, Order, OrderStatus, Product
 from .domain import commands as c
 from .models import UniqueClaim
 
-FIRST_NAMES: Final = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret",
-                      "Niklaus", "Radia", "Tim", "Hedy", "John", "Katherine", "Linus", "Anita", "Dennis")  # fmt: skip
-LAST_NAMES: Final = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
-                     "Hamilton", "Wirth", "Perlman", "Berners-Lee", "Lamarr", "McCarthy", "Johnson", "Borg")  # fmt: skip
+FIRST_NAMES: Final = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Linus",
+    "Anita",
+    "Dennis",
+)
+LAST_NAMES: Final = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "McCarthy",
+    "Johnson",
+    "Borg",
+)
 CITIES: Final = (
-    ("Amsterdam", "1015 CJ", "NL"), ("Utrecht", "3511 AB", "NL"), ("Rotterdam", "3011 AD", "NL"),
-    ("Antwerpen", "2000", "BE"), ("Berlin", "10117", "DE"), ("Köln", "50667", "DE"), ("Lyon", "69002", "FR"),
-)  # fmt: skip
+    ("Amsterdam", "1015 CJ", "NL"),
+    ("Utrecht", "3511 AB", "NL"),
+    ("Rotterdam", "3011 AD", "NL"),
+    ("Antwerpen", "2000", "BE"),
+    ("Berlin", "10117", "DE"),
+    ("Köln", "50667", "DE"),
+    ("Lyon", "69002", "FR"),
+)
 CATALOGUE: Final = (
-    ("MUG-BLUE", "Blue enamel mug", "12.50"), ("MUG-RED", "Red enamel mug", "12.50"),
-    ("TEA-EARLGREY", "Earl Grey, 100 g", "6.95"), ("TEA-SENCHA", "Sencha, 100 g", "8.40"),
-    ("COF-BEANS-1KG", "Espresso beans, 1 kg", "24.00"), ("POT-CAST-IRON", "Cast-iron teapot", "59.00"),
-    ("FILTER-V60", "Pour-over dripper", "21.50"), ("KETTLE-GOOSE", "Gooseneck kettle", "74.90"),
-    ("SPOON-SET", "Tea spoons, set of 4", "9.99"), ("TIN-TEA", "Tea tin", "7.25"),
-    ("GRINDER-HAND", "Hand grinder", "89.00"), ("CUP-ESPRESSO", "Espresso cups, pair", "16.00"),
-    ("TRAY-OAK", "Oak serving tray", "34.50"), ("SCALE-COFFEE", "Coffee scale", "29.95"),
-    ("COASTER-CORK", "Cork coasters, 6", "5.50"), ("JAR-HONEY", "Wildflower honey", "9.40"),
-)  # fmt: skip
+    ("MUG-BLUE", "Blue enamel mug", "12.50"),
+    ("MUG-RED", "Red enamel mug", "12.50"),
+    ("TEA-EARLGREY", "Earl Grey, 100 g", "6.95"),
+    ("TEA-SENCHA", "Sencha, 100 g", "8.40"),
+    ("COF-BEANS-1KG", "Espresso beans, 1 kg", "24.00"),
+    ("POT-CAST-IRON", "Cast-iron teapot", "59.00"),
+    ("FILTER-V60", "Pour-over dripper", "21.50"),
+    ("KETTLE-GOOSE", "Gooseneck kettle", "74.90"),
+    ("SPOON-SET", "Tea spoons, set of 4", "9.99"),
+    ("TIN-TEA", "Tea tin", "7.25"),
+    ("GRINDER-HAND", "Hand grinder", "89.00"),
+    ("CUP-ESPRESSO", "Espresso cups, pair", "16.00"),
+    ("TRAY-OAK", "Oak serving tray", "34.50"),
+    ("SCALE-COFFEE", "Coffee scale", "29.95"),
+    ("COASTER-CORK", "Cork coasters, 6", "5.50"),
+    ("JAR-HONEY", "Wildflower honey", "9.40"),
+)
 # What happens to an order after it is drafted, with how often.
 FATES: Final = {"draft": 6, "confirmed": 10, "paid": 14, "shipped": 18, "delivered": 40, "cancelled": 8, "refunded": 4}
 
@@ -73,8 +120,13 @@ class DemoShop:
     def customer(self, index: int) -> UUID:
         first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
         city, postcode, country = self.rng.choice(CITIES)
-        address = Address(line1=f"{self.rng.choice(['Main', 'Canal', 'Station', 'Market'])} Street {index + 1}",
-                          line2="", postal_code=postcode, city=city, country=country)  # fmt: skip
+        address = Address(
+            line1=f"{self.rng.choice(['Main', 'Canal', 'Station', 'Market'])} Street {index + 1}",
+            line2="",
+            postal_code=postcode,
+            city=city,
+            country=country,
+        )
         customer_id = uuid4()
         email = f"{first}.{last}.{index + 1}@example.com".lower()
         self.send(c.RegisterCustomer(customer_id, f"{first} {last}", email, address), self.started())
@@ -88,7 +140,9 @@ class DemoShop:
         product_id = uuid4()
         self.send(c.CreateProduct(product_id, sku, name, Money(Decimal(price), "EUR")), self.started())
         scarce = index % 5 == 4  # a few products run out, so some orders are rejected
-        self.send(c.ReceiveStock(product_id, self.rng.randint(2, 4) if scarce else self.rng.randint(40, 120)), self.started())
+        self.send(
+            c.ReceiveStock(product_id, self.rng.randint(2, 4) if scarce else self.rng.randint(40, 120)), self.started()
+        )
         self.products.append(product_id)
         return product_id
 
@@ -100,7 +154,9 @@ class DemoShop:
         self.send(c.CreateOrder(order_id, self.rng.choice(self.customers), "EUR"), placed_at - dt.timedelta(minutes=9))
         for product_id in self.rng.sample(self.products, min(len(self.products), self.rng.randint(1, 3))):
             try:
-                self.send(c.AddOrderLine(order_id, product_id, self.rng.randint(1, 3)), placed_at - dt.timedelta(minutes=5))
+                self.send(
+                    c.AddOrderLine(order_id, product_id, self.rng.randint(1, 3)), placed_at - dt.timedelta(minutes=5)
+                )
             except DomainError:
                 continue  # discontinued meanwhile: the customer picks something else
         fate = self.rng.choices(list(FATES), weights=list(FATES.values()))[0]
@@ -120,15 +176,20 @@ class DemoShop:
             return
         if fate == "confirmed":
             return
-        self.send(c.RecordPayment(order_id, order.total, "card", f"PSP-{order_id.hex[:10]}"), placed_at + dt.timedelta(hours=1))
+        self.send(
+            c.RecordPayment(order_id, order.total, "card", f"PSP-{order_id.hex[:10]}"),
+            placed_at + dt.timedelta(hours=1),
+        )
         if fate == "refunded":
             self.send(c.CancelOrder(order_id, "Out of the delivery area."), placed_at + dt.timedelta(hours=6))
             fulfil()  # refunds what was paid and releases the stock
             return
         if fate == "paid":
             return
-        self.send(c.ShipOrder(order_id, self.rng.choice(["PostNL", "DHL", "DPD"]), f"3S{self.rng.randint(10**9, 10**10)}"),
-                  placed_at + dt.timedelta(days=1))  # fmt: skip
+        self.send(
+            c.ShipOrder(order_id, self.rng.choice(["PostNL", "DHL", "DPD"]), f"3S{self.rng.randint(10**9, 10**10)}"),
+            placed_at + dt.timedelta(days=1),
+        )
         fulfil()  # commits the reservations
         if fate == "delivered":
             self.send(c.DeliverOrder(order_id), placed_at + dt.timedelta(days=3))
@@ -150,8 +211,15 @@ def already_seeded() -> bool:
     return UniqueClaim.objects.filter(kind="email", value__endswith="@example.com").exists()
 
 
-def seed(*, customers: int, products: int, orders: int, days: int, seed: int = 42,
-         progress: Callable[[str], None] = lambda line: None) -> Seeded:  # fmt: skip
+def seed(
+    *,
+    customers: int,
+    products: int,
+    orders: int,
+    days: int,
+    seed: int = 42,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Seeded:
     """Write the demo shop; projections are caught up at the end."""
     now = dt.datetime.now(dt.UTC)
     shop = DemoShop(seed=seed, days=days, now=now, progress=progress)
@@ -160,8 +228,10 @@ def seed(*, customers: int, products: int, orders: int, days: int, seed: int = 4
             shop.customer(i)
         for i in range(products):
             shop.product(i)
-        moments = sorted(now - dt.timedelta(days=days * shop.rng.random() ** 1.3, minutes=shop.rng.randint(0, 59))
-                         for _ in range(orders))  # fmt: skip
+        moments = sorted(
+            now - dt.timedelta(days=days * shop.rng.random() ** 1.3, minutes=shop.rng.randint(0, 59))
+            for _ in range(orders)
+        )
         for done, moment in enumerate(moments, start=1):
             shop.order(moment)
             if done % 25 == 0:

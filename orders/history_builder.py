@@ -49,9 +49,15 @@ HOME = Address(line1="Keizersgracht 1", line2="", postal_code="1015 AA", city="A
 
 # How many of the steps place, fulfil, pay, ship, deliver lead to a status.
 _STEPS = {
-    OrderStatus.DRAFT: 0, OrderStatus.PLACED: 1, OrderStatus.REJECTED: 1, OrderStatus.CONFIRMED: 2,
-    OrderStatus.CANCELLED: 2, OrderStatus.PAID: 3, OrderStatus.SHIPPED: 4, OrderStatus.DELIVERED: 5,
-}  # fmt: skip
+    OrderStatus.DRAFT: 0,
+    OrderStatus.PLACED: 1,
+    OrderStatus.REJECTED: 1,
+    OrderStatus.CONFIRMED: 2,
+    OrderStatus.CANCELLED: 2,
+    OrderStatus.PAID: 3,
+    OrderStatus.SHIPPED: 4,
+    OrderStatus.DELIVERED: 5,
+}
 
 
 @dataclass

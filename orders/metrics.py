@@ -16,4 +16,6 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 VERSION_CONFLICTS = Counter("chronicle_version_conflicts", "Concurrency conflicts met by commands", ["command"])
-IDEMPOTENT_REPLAYS = Counter("chronicle_idempotent_replays", "Commands answered from an idempotency record", ["command"])
+IDEMPOTENT_REPLAYS = Counter(
+    "chronicle_idempotent_replays", "Commands answered from an idempotency record", ["command"]
+)

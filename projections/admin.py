@@ -123,11 +123,13 @@ class ProjectionsAdmin(ReadOnlyAdmin):
             return self._back()
         if request.method != "POST":
             return self._confirm(
-                request, "Retry", name,
+                request,
+                "Retry",
+                name,
                 f"{name} stopped at position {checkpoint.failed_position} ({checkpoint.failed_event_type}). "
                 "Its error is cleared and it runs again from that event, here and now; if the cause is "
                 "not fixed it fails again at the same event. Nothing is skipped.",
-            )  # fmt: skip
+            )
         result = retry(cls.name)
         self.log_change(request, checkpoint, f"Retried: {result}")
         if result.outcome is Outcome.FAILED:
@@ -149,19 +151,25 @@ class ProjectionsAdmin(ReadOnlyAdmin):
             return self._back()
         if request.method != "POST":
             return self._confirm(
-                request, "Rebuild", name,
+                request,
+                "Rebuild",
+                name,
                 f"The read models of {name} are replayed from the whole log into fresh tables and swapped "
                 "in when complete; readers keep the current ones until then. It runs in this request: "
                 "on a long log the page takes as long as the replay.",
-            )  # fmt: skip
+            )
         started = perf_counter()
         try:
             (rebuilt,) = rebuild([cls])
         except (RebuildError, SubscriberFailed) as error:
-            self.message_user(request, f"Rebuild of {name} failed, its read models are unchanged: {error}", messages.ERROR)
+            self.message_user(
+                request, f"Rebuild of {name} failed, its read models are unchanged: {error}", messages.ERROR
+            )
             return self._back()
         self.log_change(request, Checkpoint.objects.get(pk=name), f"Rebuilt from {rebuilt.events} events")
         self.message_user(
-            request, f"Rebuilt {name} from {rebuilt.events:,} events in {perf_counter() - started:.1f} s.", messages.SUCCESS
+            request,
+            f"Rebuilt {name} from {rebuilt.events:,} events in {perf_counter() - started:.1f} s.",
+            messages.SUCCESS,
         )
         return self._back()

@@ -26,9 +26,12 @@ class CustomersProjection(Projection):
     def customer_registered(self, event: RecordedEvent) -> None:
         data = event.data
         customer = self.customers.new(
-            id=event.stream_id, name=data["name"], email=data["email"],
-            shipping_address=data["shipping_address"], registered_at=event.occurred_at,
-        )  # fmt: skip
+            id=event.stream_id,
+            name=data["name"],
+            email=data["email"],
+            shipping_address=data["shipping_address"],
+            registered_at=event.occurred_at,
+        )
         self.stamped(customer, event)
 
     @handles(CustomerEmailChanged)

@@ -168,10 +168,19 @@ def chart(currency: str, period: list[dt.date], rows: dict[dt.date, SalesDay]) -
     for i, (day, revenue) in enumerate(zip(period, revenues, strict=True)):
         height = plot_height * float(max(revenue, Decimal(0))) / top
         bars.append(
-            Bar(day, revenue, rows[day].orders if day in rows else 0,
-                x=LEFT + i * slot + slot * 0.15, y=HEIGHT - BOTTOM - height, width=slot * 0.7, height=height)
-        )  # fmt: skip
-    y_ticks = [Tick(_amount(top * n / Y_TICKS), HEIGHT - BOTTOM - plot_height * n / Y_TICKS) for n in range(Y_TICKS + 1)]
+            Bar(
+                day,
+                revenue,
+                rows[day].orders if day in rows else 0,
+                x=LEFT + i * slot + slot * 0.15,
+                y=HEIGHT - BOTTOM - height,
+                width=slot * 0.7,
+                height=height,
+            )
+        )
+    y_ticks = [
+        Tick(_amount(top * n / Y_TICKS), HEIGHT - BOTTOM - plot_height * n / Y_TICKS) for n in range(Y_TICKS + 1)
+    ]
     last = len(period) - 1
     x_ticks = [Tick(f"{period[i]:%d %b}", LEFT + (i + 0.5) * slot) for i in range(last, -1, -7)][::-1]
     return Chart(currency, bars, y_ticks, x_ticks)

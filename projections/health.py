@@ -30,11 +30,17 @@ def subscribers() -> dict[str, Any]:
 
 
 def metrics() -> Iterator[Metric]:
-    events = GaugeMetricFamily("chronicle_subscriber_lag_events", "Events a subscriber has still to handle", labels=["subscriber"])
-    seconds = GaugeMetricFamily(
-        "chronicle_subscriber_lag_seconds", "Age of the oldest event a subscriber has still to handle", labels=["subscriber"]
+    events = GaugeMetricFamily(
+        "chronicle_subscriber_lag_events", "Events a subscriber has still to handle", labels=["subscriber"]
     )
-    failed = GaugeMetricFamily("chronicle_subscriber_failed", "1 while a subscriber is stopped by a failure", labels=["subscriber"])
+    seconds = GaugeMetricFamily(
+        "chronicle_subscriber_lag_seconds",
+        "Age of the oldest event a subscriber has still to handle",
+        labels=["subscriber"],
+    )
+    failed = GaugeMetricFamily(
+        "chronicle_subscriber_failed", "1 while a subscriber is stopped by a failure", labels=["subscriber"]
+    )
     for state in status():
         events.add_metric([state.name], state.events_behind if state.events_behind is not None else float("nan"))
         seconds.add_metric([state.name], state.seconds_behind)

@@ -132,9 +132,7 @@ class OrderSummaryLine(models.Model):
     # uuid5 of order and product: an order has at most one line per product.
     id = models.UUIDField(primary_key=True)
     # The order this line belongs to.
-    order = models.ForeignKey(
-        OrderSummary, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines"
-    )
+    order = models.ForeignKey(OrderSummary, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines")
     # The product ordered and its SKU.
     product_id = models.UUIDField()
     sku = models.CharField(max_length=64)

@@ -94,11 +94,16 @@ class OrdersProjection(Projection):
         customer = self._customer(UUID(data["customer_id"]))
         customer.order_ids.append(str(event.stream_id))
         order = self.orders.new(
-            id=event.stream_id, number=data["number"], customer_id=customer.id,
-            customer_name=customer.name, customer_email=customer.email,
-            status=OrderStatus.DRAFT, currency=data["currency"], shipping_address=data["shipping_address"],
+            id=event.stream_id,
+            number=data["number"],
+            customer_id=customer.id,
+            customer_name=customer.name,
+            customer_email=customer.email,
+            status=OrderStatus.DRAFT,
+            currency=data["currency"],
+            shipping_address=data["shipping_address"],
             created_at=event.occurred_at,
-        )  # fmt: skip
+        )
         self.stamped(order, event)
 
     @handles(OrderLineAdded)
@@ -106,9 +111,15 @@ class OrdersProjection(Projection):
         data, order = event.data, self._order(event)
         product_id, unit_price = UUID(data["product_id"]), Decimal(data["unit_price"])
         line = self.lines.new(
-            id=line_id(order.id, product_id), order_id=order.id, product_id=product_id, sku=data["sku"],
-            quantity=0, unit_price=unit_price, line_total=ZERO, added_in_version=event.version,
-        )  # fmt: skip
+            id=line_id(order.id, product_id),
+            order_id=order.id,
+            product_id=product_id,
+            sku=data["sku"],
+            quantity=0,
+            unit_price=unit_price,
+            line_total=ZERO,
+            added_in_version=event.version,
+        )
         self._set_quantity(order, line, data["quantity"])
 
     @handles(OrderLineQuantityChanged)

@@ -87,8 +87,7 @@ def rebuild(
         replayed = {projection: _Replayed() for projection in projections}
         cursor = _replay(projections, replayed, None, page_size, progress)
         return [
-            _swap(projection, shadows[type(projection)], cursor, replayed[projection])
-            for projection in projections
+            _swap(projection, shadows[type(projection)], cursor, replayed[projection]) for projection in projections
         ]
 
 
@@ -157,8 +156,16 @@ def _take_over(cls: type[Projection], shadow: ShadowTables, cursor: str, replaye
     now = timezone.now()
     last_position = page.events[-1].position if page.events else replayed.last_position
     Checkpoint.objects.filter(pk=cls.name).update(
-        cursor=page.next_cursor, state=Checkpoint.RUNNING, last_error="", failed_position=None,
-        failed_event_id=None, failed_event_type="", failed_at=None, last_position=last_position,
-        events_processed=replayed.events + len(page.events), rebuilt_at=now, updated_at=now,
-    )  # fmt: skip
+        cursor=page.next_cursor,
+        state=Checkpoint.RUNNING,
+        last_error="",
+        failed_position=None,
+        failed_event_id=None,
+        failed_event_type="",
+        failed_at=None,
+        last_position=last_position,
+        events_processed=replayed.events + len(page.events),
+        rebuilt_at=now,
+        updated_at=now,
+    )
     return True

@@ -134,9 +134,14 @@ def retry(name: str) -> RunResult:
     """Clear a subscriber's failure and run it again from the event that failed."""
     (cls,) = select([name])
     Checkpoint.objects.filter(pk=name).update(
-        state=Checkpoint.RUNNING, last_error="", failed_position=None, failed_event_id=None,
-        failed_event_type="", failed_at=None, updated_at=timezone.now(),
-    )  # fmt: skip
+        state=Checkpoint.RUNNING,
+        last_error="",
+        failed_position=None,
+        failed_event_id=None,
+        failed_event_type="",
+        failed_at=None,
+        updated_at=timezone.now(),
+    )
     return run(cls)
 
 
@@ -336,9 +341,15 @@ def _status(cls: type[Subscriber], checkpoint: Checkpoint | None) -> Status:
             checkpoint.cursor = store.head_cursor()
     behind, seconds = _lag(cls, checkpoint.cursor)
     return Status(
-        cls.name, cls.kind.value, checkpoint.state, checkpoint.last_position, checkpoint.events_processed,
-        behind, seconds, checkpoint.last_error.split("\n", 1)[0],
-    )  # fmt: skip
+        cls.name,
+        cls.kind.value,
+        checkpoint.state,
+        checkpoint.last_position,
+        checkpoint.events_processed,
+        behind,
+        seconds,
+        checkpoint.last_error.split("\n", 1)[0],
+    )
 
 
 def _lag(cls: type[Subscriber], cursor: str) -> tuple[int | None, float]:

@@ -115,9 +115,17 @@ def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
 
 def _product(row: ProductStock) -> Product:
     return Product(
-        row.id, row.sku, row.name, row.price, row.currency, row.on_hand, row.reserved, row.available,
-        row.discontinued, row.version,
-    )  # fmt: skip
+        row.id,
+        row.sku,
+        row.name,
+        row.price,
+        row.currency,
+        row.on_hand,
+        row.reserved,
+        row.available,
+        row.discontinued,
+        row.version,
+    )
 
 
 # --- Customers: by name, then id -------------------------------------------------------------
@@ -139,9 +147,14 @@ def customer_list(*, after: Key | None = None, limit: int) -> Page[Customer]:
 def _customer(row: CustomerSummary) -> Customer:
     values = list(row.values.all())
     return Customer(
-        row.id, row.name, row.email, row.shipping_address, sum(value.orders for value in values),
-        {value.currency: value.lifetime_value for value in values}, row.version,
-    )  # fmt: skip
+        row.id,
+        row.name,
+        row.email,
+        row.shipping_address,
+        sum(value.orders for value in values),
+        {value.currency: value.lifetime_value for value in values},
+        row.version,
+    )
 
 
 # --- Orders: newest first (created, then id) ------------------------------------------------
@@ -184,10 +197,22 @@ def _order(row: OrderSummary) -> Order:
         for line in row.lines.all()
     ]
     return Order(
-        row.id, row.number, row.customer_id, row.status, row.currency, row.total, row.amount_paid,
-        row.amount_refunded, row.shipping_address, row.created_at, row.placed_at, row.paid_at, row.shipped_at,
-        lines, row.version,
-    )  # fmt: skip
+        row.id,
+        row.number,
+        row.customer_id,
+        row.status,
+        row.currency,
+        row.total,
+        row.amount_paid,
+        row.amount_refunded,
+        row.shipping_address,
+        row.created_at,
+        row.placed_at,
+        row.paid_at,
+        row.shipped_at,
+        lines,
+        row.version,
+    )
 
 
 # --- Keyset paging ------------------------------------------------------------------------

@@ -73,9 +73,7 @@ def _sqlite_copy(cursor: CursorWrapper, table: str) -> str:
 
 def _sqlite_swap(cursor: CursorWrapper, table: str) -> None:
     """SQLite cannot rename an index: the live table's indexes are made again on the new one."""
-    cursor.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table]
-    )
+    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
     indexes = [sql for (sql,) in cursor.fetchall()]
     cursor.execute(f"DROP TABLE {_q(table)}")
     cursor.execute(f"ALTER TABLE {_q(table + SUFFIX)} RENAME TO {_q(table)}")

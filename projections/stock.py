@@ -32,9 +32,12 @@ class StockProjection(Projection):
     def product_created(self, event: RecordedEvent) -> None:
         data = event.data
         product = self.products.new(
-            id=event.stream_id, sku=data["sku"], name=data["name"], price=Decimal(data["price"]),
+            id=event.stream_id,
+            sku=data["sku"],
+            name=data["name"],
+            price=Decimal(data["price"]),
             currency=data["currency"],
-        )  # fmt: skip
+        )
         self.stamped(product, event)
 
     @handles(ProductPriceChanged)

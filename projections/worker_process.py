@@ -60,15 +60,32 @@ class WorkerProcess:
         self.log = log
         env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
         env |= {
-            **database_environment(), "REDIS_URL": broker_url, "CELERY_QUEUE": queue, "PYTHONUNBUFFERED": "1",
+            **database_environment(),
+            "REDIS_URL": broker_url,
+            "CELERY_QUEUE": queue,
+            "PYTHONUNBUFFERED": "1",
             "PROJECTIONS_SUBSCRIBERS": ",".join(settings.PROJECTIONS_SUBSCRIBERS),  # the same as this process
             **environment,
-        }  # fmt: skip
+        }
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
-            "-Q", queue, "-n", f"{log.stem}@%h", "-l", "info", "--without-gossip", "--without-mingle",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "-n",
+            f"{log.stem}@%h",
+            "-l",
+            "info",
+            "--without-gossip",
+            "--without-mingle",
             "--without-heartbeat",
-        ]  # fmt: skip
+        ]
         with log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 

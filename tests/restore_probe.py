@@ -30,8 +30,16 @@ def main() -> None:
     before = [event.stream_id for event, _ in store.iter_feed()]
     new = bus.dispatch(c.RegisterCustomer(uuid4(), "After Restore", "after@restore.example"), CommandContext.system())
     after = [event.stream_id for event, _ in store.iter_feed()]
-    json.dump({"read_models": models, "before": len(before), "after": [str(s) for s in after[len(before):]],
-               "new": str(new.id), "prefix_kept": after[: len(before)] == before}, sys.stdout)  # fmt: skip
+    json.dump(
+        {
+            "read_models": models,
+            "before": len(before),
+            "after": [str(s) for s in after[len(before) :]],
+            "new": str(new.id),
+            "prefix_kept": after[: len(before)] == before,
+        },
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ def test_a_commands_log_line_is_json_with_the_correlation_id_of_its_events(json_
         run(c.ReceiveStock(pid, 3), CommandContext.system(source="command-line"))
     line = json_log()[-1]
     assert (line["correlation_id"], line["actor"], line["command"], line["level"]) == (
-        "req-9", "system", "ReceiveStock", "INFO",
-    )  # fmt: skip
+        "req-9",
+        "system",
+        "ReceiveStock",
+        "INFO",
+    )
     assert store.read_stream(pid)[-1].metadata["correlation_id"] == "req-9"
 
 

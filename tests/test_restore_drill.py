@@ -16,15 +16,23 @@ from django.db import connection
 from tests.projections.support import catch_up_all
 from tests.restore_probe import read_models_json
 
-pytestmark = [pytest.mark.postgres(reason="the drill restores into a new PostgreSQL database"),
-              pytest.mark.django_db(transaction=True), pytest.mark.fulfilment]  # fmt: skip
+pytestmark = [
+    pytest.mark.postgres(reason="the drill restores into a new PostgreSQL database"),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.fulfilment,
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -34,7 +42,9 @@ def new_database():
     """An empty database on the same server, dropped afterwards; its environment."""
     params = connection.settings_dict
     name = f"chronicle_restore_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True)
+    admin = psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
+    )
     admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{name}"
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
@@ -48,8 +58,19 @@ def new_database():
 
 
 def test_seed_export_import_rebuild_verify_and_carry_on(tmp_path, new_database):
-    call_command("seed_demo", "--customers", "6", "--products", "5", "--orders", "40", "--days", "7",
-                 stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+    call_command(
+        "seed_demo",
+        "--customers",
+        "6",
+        "--products",
+        "5",
+        "--orders",
+        "40",
+        "--days",
+        "7",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     catch_up_all()
     original = json.loads(read_models_json())
     dump = tmp_path / "events.jsonl"

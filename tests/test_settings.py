@@ -23,7 +23,12 @@ PRODUCTION = {
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DEBUG"}}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -72,10 +77,17 @@ def test_health_probes_are_exempt_from_the_https_redirect_in_production():
         "print(c.get('/healthz', HTTP_HOST='shop.example').status_code, c.get('/admin/', HTTP_HOST='shop.example').status_code)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if k not in PRODUCTION}, **PRODUCTION,
-             "DJANGO_SETTINGS_MODULE": "config.settings"},
-    )  # fmt: skip
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in PRODUCTION},
+            **PRODUCTION,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
+    )
     assert result.stdout.split() == ["200", "301"], result.stderr[-2000:]
 
 
@@ -123,6 +135,11 @@ def test_the_replica_serves_read_models_by_their_table_never_the_write_side_s(mo
     monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
     ReplicaReadsMiddleware(view)(RequestFactory().get("/"))
     assert seen == {
-        "Order": "replica", "Product": "replica", "Customer": "replica", "Checkpoint": "replica",
-        "IdempotencyRecord": None, "UniqueClaim": None, "Command": None,
-    }  # fmt: skip
+        "Order": "replica",
+        "Product": "replica",
+        "Customer": "replica",
+        "Checkpoint": "replica",
+        "IdempotencyRecord": None,
+        "UniqueClaim": None,
+        "Command": None,
+    }

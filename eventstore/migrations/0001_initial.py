@@ -6,97 +6,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='LogIdentity',
+            name="LogIdentity",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('epoch', models.CharField(max_length=32)),
-                ('created_at', models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("epoch", models.CharField(max_length=32)),
+                ("created_at", models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
             ],
             options={
-                'db_table': 'chronicle_log_identity',
+                "db_table": "chronicle_log_identity",
             },
         ),
         migrations.CreateModel(
-            name='Seal',
+            name="Seal",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('sealed_at', models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
-                ('transaction_id', models.BigIntegerField()),
-                ('position', models.BigIntegerField()),
-                ('event_count', models.BigIntegerField()),
-                ('head_count', models.BigIntegerField()),
-                ('previous_signature', models.CharField(max_length=64)),
-                ('key_id', models.CharField(max_length=32)),
-                ('signature', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("sealed_at", models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
+                ("transaction_id", models.BigIntegerField()),
+                ("position", models.BigIntegerField()),
+                ("event_count", models.BigIntegerField()),
+                ("head_count", models.BigIntegerField()),
+                ("previous_signature", models.CharField(max_length=64)),
+                ("key_id", models.CharField(max_length=32)),
+                ("signature", models.CharField(max_length=64)),
             ],
             options={
-                'db_table': 'chronicle_seal',
-                'ordering': ['id'],
+                "db_table": "chronicle_seal",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('position', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField()),
-                ('stream_type', models.CharField(max_length=64)),
-                ('stream_id', models.UUIDField()),
-                ('version', models.PositiveIntegerField()),
-                ('event_type', models.CharField(max_length=128)),
-                ('schema_version', models.PositiveSmallIntegerField()),
-                ('data', models.JSONField()),
-                ('metadata', models.JSONField()),
-                ('occurred_at', models.DateTimeField()),
-                ('recorded_at', models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
-                ('transaction_id', models.BigIntegerField(db_default=eventstore.models.CurrentTransactionId(), null=True)),
-                ('key_id', models.CharField(max_length=32)),
-                ('hash', models.CharField(max_length=64)),
+                ("position", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.UUIDField()),
+                ("stream_type", models.CharField(max_length=64)),
+                ("stream_id", models.UUIDField()),
+                ("version", models.PositiveIntegerField()),
+                ("event_type", models.CharField(max_length=128)),
+                ("schema_version", models.PositiveSmallIntegerField()),
+                ("data", models.JSONField()),
+                ("metadata", models.JSONField()),
+                ("occurred_at", models.DateTimeField()),
+                ("recorded_at", models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
+                (
+                    "transaction_id",
+                    models.BigIntegerField(db_default=eventstore.models.CurrentTransactionId(), null=True),
+                ),
+                ("key_id", models.CharField(max_length=32)),
+                ("hash", models.CharField(max_length=64)),
             ],
             options={
-                'db_table': 'chronicle_event',
-                'ordering': ['position'],
-                'indexes': [models.Index(fields=['transaction_id', 'position'], name='chronicle_event_feed_idx'), models.Index(fields=['event_type', 'position'], name='chronicle_event_type_idx'), models.Index(fields=['recorded_at'], name='chronicle_event_recorded_idx')],
-                'constraints': [models.UniqueConstraint(fields=('event_id',), name='chronicle_event_id_uniq'), models.UniqueConstraint(fields=('stream_id', 'version'), name='chronicle_event_stream_version_uniq'), models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='chronicle_event_version_gte_1')],
+                "db_table": "chronicle_event",
+                "ordering": ["position"],
+                "indexes": [
+                    models.Index(fields=["transaction_id", "position"], name="chronicle_event_feed_idx"),
+                    models.Index(fields=["event_type", "position"], name="chronicle_event_type_idx"),
+                    models.Index(fields=["recorded_at"], name="chronicle_event_recorded_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("event_id",), name="chronicle_event_id_uniq"),
+                    models.UniqueConstraint(
+                        fields=("stream_id", "version"), name="chronicle_event_stream_version_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("version__gte", 1)), name="chronicle_event_version_gte_1"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Snapshot',
+            name="Snapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stream_id', models.UUIDField()),
-                ('stream_type', models.CharField(max_length=64)),
-                ('version', models.PositiveIntegerField()),
-                ('state_schema', models.PositiveSmallIntegerField()),
-                ('state', models.JSONField()),
-                ('created_at', models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("stream_id", models.UUIDField()),
+                ("stream_type", models.CharField(max_length=64)),
+                ("version", models.PositiveIntegerField()),
+                ("state_schema", models.PositiveSmallIntegerField()),
+                ("state", models.JSONField()),
+                ("created_at", models.DateTimeField(db_default=eventstore.models.DatabaseClock())),
             ],
             options={
-                'db_table': 'chronicle_snapshot',
-                'constraints': [models.UniqueConstraint(fields=('stream_id', 'version', 'state_schema'), name='chronicle_snapshot_uniq')],
+                "db_table": "chronicle_snapshot",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("stream_id", "version", "state_schema"), name="chronicle_snapshot_uniq"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SealHead',
+            name="SealHead",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('stream_id', models.UUIDField()),
-                ('stream_type', models.CharField(max_length=64)),
-                ('version', models.PositiveIntegerField()),
-                ('hash', models.CharField(max_length=64)),
-                ('seal', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='eventstore.seal')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("stream_id", models.UUIDField()),
+                ("stream_type", models.CharField(max_length=64)),
+                ("version", models.PositiveIntegerField()),
+                ("hash", models.CharField(max_length=64)),
+                (
+                    "seal",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="eventstore.seal",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'chronicle_seal_head',
-                'indexes': [models.Index(fields=['stream_id', 'seal'], name='chronicle_seal_head_stream_idx')],
-                'constraints': [models.UniqueConstraint(fields=('seal', 'stream_id'), name='chronicle_seal_head_uniq')],
+                "db_table": "chronicle_seal_head",
+                "indexes": [models.Index(fields=["stream_id", "seal"], name="chronicle_seal_head_stream_idx")],
+                "constraints": [models.UniqueConstraint(fields=("seal", "stream_id"), name="chronicle_seal_head_uniq")],
             },
         ),
     ]

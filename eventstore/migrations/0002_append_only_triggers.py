@@ -80,9 +80,7 @@ def uninstall(apps, schema_editor):
 
 def first_epoch(apps, schema_editor):
     LogIdentity = apps.get_model("eventstore", "LogIdentity")
-    LogIdentity.objects.using(schema_editor.connection.alias).get_or_create(
-        id=1, defaults={"epoch": uuid4().hex}
-    )
+    LogIdentity.objects.using(schema_editor.connection.alias).get_or_create(id=1, defaults={"epoch": uuid4().hex})
 
 
 class Migration(migrations.Migration):

@@ -322,7 +322,6 @@ class EntityAdmin(ReadOnlyAdmin):
         """The few facts a command's form shows about its entity."""
         return [("Version", row.version)]
 
-
     # --- History and time travel -------------------------------------------------------------
 
     def page_url(self, page: str, id: Any) -> str:
@@ -380,7 +379,9 @@ class EntityAdmin(ReadOnlyAdmin):
         try:
             now = history.state_at(kind, stream_id)
             version = _int(request.GET.get("version"), now.version)
-            then = history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
+            then = (
+                history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
+            )
         except CommandRefused as exc:
             return self._not_found(request, context, exc)
         context.update(
@@ -407,7 +408,16 @@ class OrderAdmin(EntityAdmin):
     actions_on_entity = commands.ORDER_ACTIONS
     entity_template = "admin/orders/order.html"
 
-    list_display = ("number", "customer", "status", "item_count", "total_display", "paid_display", "created_at", "placed_at")
+    list_display = (
+        "number",
+        "customer",
+        "status",
+        "item_count",
+        "total_display",
+        "paid_display",
+        "created_at",
+        "placed_at",
+    )
     list_filter = (StatusFilter, CreatedBetweenFilter, CustomerFilter, TotalBetweenFilter)
     search_fields = ("number", "customer_email", "customer_name")
     search_help_text = "Search by order number, customer e-mail or name."
@@ -416,7 +426,9 @@ class OrderAdmin(EntityAdmin):
     @admin.display(description="customer", ordering="customer_name")
     def customer(self, order: Order) -> str:
         url = reverse("admin:orders_customer_change", args=[order.customer_id])
-        return format_html('<a href="{}">{}</a> <span class="quiet">{}</span>', url, order.customer_name, order.customer_email)
+        return format_html(
+            '<a href="{}">{}</a> <span class="quiet">{}</span>', url, order.customer_name, order.customer_email
+        )
 
     @admin.display(description="total", ordering="total")
     def total_display(self, order: Order) -> str:

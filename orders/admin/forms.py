@@ -240,7 +240,9 @@ class OrderLineForm(CommandForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         lines = self.row.lines.all() if self.row is not None else []
-        self.fields["product"].choices = [(str(line.product_id), f"{line.sku} (quantity {line.quantity})") for line in lines]
+        self.fields["product"].choices = [
+            (str(line.product_id), f"{line.sku} (quantity {line.quantity})") for line in lines
+        ]
 
     def inputs(self) -> dict[str, Any]:
         data = super().inputs()
@@ -256,7 +258,9 @@ class AddOrderLineForm(CommandForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         currency = self.row.currency if self.row is not None else None
-        self.fields["product"].queryset = ProductStock.objects.filter(discontinued=False, currency=currency).order_by("sku")
+        self.fields["product"].queryset = ProductStock.objects.filter(discontinued=False, currency=currency).order_by(
+            "sku"
+        )
 
     @classmethod
     def defaults(cls, row: OrderSummary, query: Any) -> dict[str, Any]:

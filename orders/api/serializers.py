@@ -107,9 +107,7 @@ def adjustment_field() -> serializers.IntegerField:
 def amount_field() -> serializers.DecimalField:
     """A positive amount with at most 2 decimals, as a string ("12.50"), in the currency of
     the product or order it is for."""
-    return serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal("0.01")
-    )
+    return serializers.DecimalField(max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal("0.01"))
 
 
 class AddressSerializer(serializers.Serializer):

@@ -34,9 +34,14 @@ LAG_SAMPLES = 100
 
 # How often orders end in each status (drafts are abandoned carts).
 _ENDINGS = {
-    OrderStatus.DELIVERED: 70, OrderStatus.SHIPPED: 8, OrderStatus.PAID: 5, OrderStatus.CONFIRMED: 4,
-    OrderStatus.CANCELLED: 5, OrderStatus.PLACED: 3, OrderStatus.DRAFT: 5,
-}  # fmt: skip
+    OrderStatus.DELIVERED: 70,
+    OrderStatus.SHIPPED: 8,
+    OrderStatus.PAID: 5,
+    OrderStatus.CONFIRMED: 4,
+    OrderStatus.CANCELLED: 5,
+    OrderStatus.PLACED: 3,
+    OrderStatus.DRAFT: 5,
+}
 
 
 def _projections() -> list[type[Projection]]:

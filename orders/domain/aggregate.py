@@ -53,9 +53,7 @@ class Aggregate(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._appliers = {
-            member.applies_to: member for member in vars(cls).values() if hasattr(member, "applies_to")
-        }
+        cls._appliers = {member.applies_to: member for member in vars(cls).values() if hasattr(member, "applies_to")}
         cls.EVENT_TYPES = frozenset(cls._appliers)
 
     def __init__(self, id: UUID) -> None:

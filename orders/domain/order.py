@@ -167,9 +167,7 @@ class Order(Aggregate):
 
     # --- Commands ---------------------------------------------------------------------------
 
-    def create(
-        self, number: str, customer_id: UUID, currency: str, shipping_address: Address | None = None
-    ) -> None:
+    def create(self, number: str, customer_id: UUID, currency: str, shipping_address: Address | None = None) -> None:
         """``number`` is assigned by the handler layer; the address defaults to the customer's."""
         self.check_new()
         number = clean_texts(OrderNumberInvalid, {"number": number}, max_length=MAX_ORDER_NUMBER)["number"]
@@ -184,9 +182,7 @@ class Order(Aggregate):
         sku, quantity = clean_sku(sku), clean_quantity(quantity)
         self.check_amount(unit_price)
         self.check_no_line(product_id)
-        self._record(
-            OrderLineAdded(product_id=product_id, sku=sku, quantity=quantity, unit_price=unit_price.amount)
-        )
+        self._record(OrderLineAdded(product_id=product_id, sku=sku, quantity=quantity, unit_price=unit_price.amount))
 
     def change_quantity(self, product_id: UUID, quantity: int) -> None:
         """Setting the quantity a line already has records nothing."""

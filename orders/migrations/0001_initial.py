@@ -4,59 +4,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Command',
+            name="Command",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
             ],
             options={
-                'permissions': [('view_history', 'Can view event history, past states and the event log'), ('register_customer', 'Can issue RegisterCustomer'), ('change_customer_email', 'Can issue ChangeCustomerEmail'), ('change_customer_address', 'Can issue ChangeCustomerAddress'), ('create_product', 'Can issue CreateProduct'), ('change_product_price', 'Can issue ChangeProductPrice'), ('receive_stock', 'Can issue ReceiveStock'), ('adjust_stock', 'Can issue AdjustStock'), ('reserve_stock', 'Can issue ReserveStock'), ('release_stock', 'Can issue ReleaseStock'), ('commit_stock', 'Can issue CommitStock'), ('discontinue_product', 'Can issue DiscontinueProduct'), ('create_order', 'Can issue CreateOrder'), ('add_order_line', 'Can issue AddOrderLine'), ('change_order_line_quantity', 'Can issue ChangeOrderLineQuantity'), ('remove_order_line', 'Can issue RemoveOrderLine'), ('set_shipping_address', 'Can issue SetShippingAddress'), ('place_order', 'Can issue PlaceOrder'), ('confirm_order', 'Can issue ConfirmOrder'), ('reject_order', 'Can issue RejectOrder'), ('record_payment', 'Can issue RecordPayment'), ('ship_order', 'Can issue ShipOrder'), ('deliver_order', 'Can issue DeliverOrder'), ('cancel_order', 'Can issue CancelOrder'), ('refund_order', 'Can issue RefundOrder')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("view_history", "Can view event history, past states and the event log"),
+                    ("register_customer", "Can issue RegisterCustomer"),
+                    ("change_customer_email", "Can issue ChangeCustomerEmail"),
+                    ("change_customer_address", "Can issue ChangeCustomerAddress"),
+                    ("create_product", "Can issue CreateProduct"),
+                    ("change_product_price", "Can issue ChangeProductPrice"),
+                    ("receive_stock", "Can issue ReceiveStock"),
+                    ("adjust_stock", "Can issue AdjustStock"),
+                    ("reserve_stock", "Can issue ReserveStock"),
+                    ("release_stock", "Can issue ReleaseStock"),
+                    ("commit_stock", "Can issue CommitStock"),
+                    ("discontinue_product", "Can issue DiscontinueProduct"),
+                    ("create_order", "Can issue CreateOrder"),
+                    ("add_order_line", "Can issue AddOrderLine"),
+                    ("change_order_line_quantity", "Can issue ChangeOrderLineQuantity"),
+                    ("remove_order_line", "Can issue RemoveOrderLine"),
+                    ("set_shipping_address", "Can issue SetShippingAddress"),
+                    ("place_order", "Can issue PlaceOrder"),
+                    ("confirm_order", "Can issue ConfirmOrder"),
+                    ("reject_order", "Can issue RejectOrder"),
+                    ("record_payment", "Can issue RecordPayment"),
+                    ("ship_order", "Can issue ShipOrder"),
+                    ("deliver_order", "Can issue DeliverOrder"),
+                    ("cancel_order", "Can issue CancelOrder"),
+                    ("refund_order", "Can issue RefundOrder"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(max_length=400, unique=True)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('outcome', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("scope", models.CharField(max_length=400, unique=True)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("outcome", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'db_table': 'chronicle_idempotency',
+                "db_table": "chronicle_idempotency",
             },
         ),
         migrations.CreateModel(
-            name='OrderNumberCounter',
+            name="OrderNumberCounter",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
             ],
             options={
-                'db_table': 'chronicle_order_number_counter',
+                "db_table": "chronicle_order_number_counter",
             },
         ),
         migrations.CreateModel(
-            name='UniqueClaim',
+            name="UniqueClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16)),
-                ('value', models.CharField(max_length=320)),
-                ('owner_id', models.UUIDField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=16)),
+                ("value", models.CharField(max_length=320)),
+                ("owner_id", models.UUIDField()),
             ],
             options={
-                'db_table': 'chronicle_unique_claim',
-                'indexes': [models.Index(fields=['owner_id'], name='chronicle_claim_owner_idx')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'value'), name='chronicle_claim_uniq')],
+                "db_table": "chronicle_unique_claim",
+                "indexes": [models.Index(fields=["owner_id"], name="chronicle_claim_owner_idx")],
+                "constraints": [models.UniqueConstraint(fields=("kind", "value"), name="chronicle_claim_uniq")],
             },
         ),
     ]

@@ -24,55 +24,51 @@ def adopt_backoffice_content_types(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_order_number_sequence'),
-        ('projections', '0003_checkpoint_label'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("orders", "0002_order_number_sequence"),
+        ("projections", "0003_checkpoint_label"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.RunPython(adopt_backoffice_content_types, migrations.RunPython.noop, elidable=False),
         migrations.CreateModel(
-            name='Customer',
-            fields=[
-            ],
+            name="Customer",
+            fields=[],
             options={
-                'verbose_name': 'customer',
-                'ordering': ['name'],
-                'proxy': True,
-                'default_permissions': ('view',),
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "customer",
+                "ordering": ["name"],
+                "proxy": True,
+                "default_permissions": ("view",),
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('projections.customersummary',),
+            bases=("projections.customersummary",),
         ),
         migrations.CreateModel(
-            name='Order',
-            fields=[
-            ],
+            name="Order",
+            fields=[],
             options={
-                'verbose_name': 'order',
-                'ordering': ['-created_at'],
-                'proxy': True,
-                'default_permissions': ('view',),
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "order",
+                "ordering": ["-created_at"],
+                "proxy": True,
+                "default_permissions": ("view",),
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('projections.ordersummary',),
+            bases=("projections.ordersummary",),
         ),
         migrations.CreateModel(
-            name='Product',
-            fields=[
-            ],
+            name="Product",
+            fields=[],
             options={
-                'verbose_name': 'product',
-                'ordering': ['sku'],
-                'proxy': True,
-                'default_permissions': ('view',),
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "product",
+                "ordering": ["sku"],
+                "proxy": True,
+                "default_permissions": ("view",),
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('projections.productstock',),
+            bases=("projections.productstock",),
         ),
     ]

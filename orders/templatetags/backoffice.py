@@ -23,5 +23,10 @@ def one_line(address: dict[str, Any] | None) -> str:
     """A stored address as one line: "Keizersgracht 1, 1015 CJ Amsterdam, NL"."""
     if not address:
         return "—"
-    parts = [address.get("line1"), address.get("line2"), f"{address.get('postal_code', '')} {address.get('city', '')}".strip(), address.get("country")]
+    parts = [
+        address.get("line1"),
+        address.get("line2"),
+        f"{address.get('postal_code', '')} {address.get('city', '')}".strip(),
+        address.get("country"),
+    ]
     return ", ".join(part for part in parts if part)

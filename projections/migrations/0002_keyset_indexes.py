@@ -4,38 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projections', '0001_initial'),
+        ("projections", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='customersummary',
-            name='projection_customer_name_idx',
+            model_name="customersummary",
+            name="projection_customer_name_idx",
         ),
         migrations.RemoveIndex(
-            model_name='productstock',
-            name='projection_stock_sku_idx',
+            model_name="productstock",
+            name="projection_stock_sku_idx",
         ),
         migrations.AddIndex(
-            model_name='customersummary',
-            index=models.Index(fields=['name', 'id'], name='projection_customer_nm_id_idx'),
+            model_name="customersummary",
+            index=models.Index(fields=["name", "id"], name="projection_customer_nm_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='ordersummary',
-            index=models.Index(fields=['-created_at', '-id'], name='projection_order_recent_idx'),
+            model_name="ordersummary",
+            index=models.Index(fields=["-created_at", "-id"], name="projection_order_recent_idx"),
         ),
         migrations.AddIndex(
-            model_name='ordersummary',
-            index=models.Index(fields=['status', '-created_at', '-id'], name='projection_order_st_recent_idx'),
+            model_name="ordersummary",
+            index=models.Index(fields=["status", "-created_at", "-id"], name="projection_order_st_recent_idx"),
         ),
         migrations.AddIndex(
-            model_name='ordersummary',
-            index=models.Index(fields=['customer_id', '-created_at', '-id'], name='projection_order_cu_recent_idx'),
+            model_name="ordersummary",
+            index=models.Index(fields=["customer_id", "-created_at", "-id"], name="projection_order_cu_recent_idx"),
         ),
         migrations.AddIndex(
-            model_name='productstock',
-            index=models.Index(fields=['sku', 'id'], name='projection_stock_sku_id_idx'),
+            model_name="productstock",
+            index=models.Index(fields=["sku", "id"], name="projection_stock_sku_id_idx"),
         ),
     ]

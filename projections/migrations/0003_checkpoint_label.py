@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projections', '0002_keyset_indexes'),
+        ("projections", "0002_keyset_indexes"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='checkpoint',
-            options={'ordering': ['name'], 'verbose_name': 'projection'},
+            name="checkpoint",
+            options={"ordering": ["name"], "verbose_name": "projection"},
         ),
     ]

@@ -36,4 +36,3 @@ def superuser_client():
     superuser = Client()
     superuser.force_login(User.objects.create_superuser("root", password="pw"))
     return superuser
-

@@ -93,66 +93,205 @@ def discontinued() -> dict[str, Any]:
 
 
 CASES = [
-    Case("customer", "register", dict, lambda ids: {"name": "Grace Hopper", "email": "grace@example.com", **ADDRESS},
-         ["CustomerRegistered"], lambda row: row.email == "grace@example.com" and row.shipping_address["city"] == "Utrecht",
-         refused=(lambda: {"other": customer(email="taken@example.com")}, lambda ids: {"name": "Grace", "email": "TAKEN@example.com"}, "already used by another customer")),
-    Case("customer", "change-email", lambda: {"id": customer()}, lambda ids: {"email": "new@example.com"},
-         ["CustomerEmailChanged"], lambda row: row.email == "new@example.com",
-         refused=(taken_email, lambda ids: {"email": "taken@example.com"}, "already used by another customer")),
-    Case("customer", "change-address", lambda: {"id": customer()}, lambda ids: ADDRESS,
-         ["CustomerAddressChanged"], lambda row: row.shipping_address["city"] == "Utrecht",
-         refused=(lambda: {"id": customer()}, lambda ids: {**ADDRESS, "country": "Holland"}, "The address is incomplete")),
-    Case("product", "create", dict, lambda ids: {"sku": "TEAPOT-9", "name": "Teapot", "price": "12.50", "currency": "EUR"},
-         ["ProductCreated"], lambda row: row.sku == "TEAPOT-9" and row.price == Decimal("12.50"),
-         refused=(lambda: {"pid": product(sku="TAKEN-1")}, lambda ids: {"sku": "taken-1", "name": "X", "price": "1", "currency": "EUR"},
-                  "already used by another product")),
-    Case("product", "change-price", lambda: {"id": product()}, lambda ids: {"price": "11.00"},
-         ["ProductPriceChanged"], lambda row: row.price == Decimal("11.00"),
-         refused=(discontinued, lambda ids: {"price": "11.00"}, "is discontinued")),
-    Case("product", "receive-stock", lambda: {"id": product()}, lambda ids: {"quantity": 5},
-         ["StockReceived"], lambda row: row.on_hand == 5,
-         refused=(lambda: {"id": product()}, lambda ids: {"quantity": 0}, "must be at least 1")),
-    Case("product", "adjust-stock", lambda: {"id": product(stock=5)}, lambda ids: {"quantity": -2, "reason": "Broken"},
-         ["StockAdjusted"], lambda row: row.on_hand == 3,
-         refused=(lambda: {"id": product()}, lambda ids: {"quantity": -1, "reason": "Recount"}, "would drop to -1")),
-    Case("product", "discontinue", lambda: {"id": product()}, lambda ids: {},
-         ["ProductDiscontinued"], lambda row: row.discontinued),
-    Case("order", "create", lambda: {"customer": customer()}, lambda ids: {"customer": ids["customer"], "currency": "EUR"},
-         ["OrderCreated"], lambda row: row.status == "draft",
-         refused=(lambda: {"customer": customer()}, lambda ids: {"customer": ids["customer"], "currency": "EU1"},
-                  "three-letter currency code")),
-    Case("order", "add-line", lambda: {"id": order(), "product": product(stock=5)},
-         lambda ids: {"product": ids["product"], "quantity": 2},
-         ["OrderLineAdded"], lambda row: row.item_count == 2,
-         refused=(with_line, lambda ids: {"product": ids["product"], "quantity": 1}, "already has a line")),
-    Case("order", "change-quantity", with_line, lambda ids: {"product": ids["product"], "quantity": 3},
-         ["OrderLineQuantityChanged"], lambda row: row.item_count == 3,
-         refused=(placed_with_line, lambda ids: {"product": ids["product"], "quantity": 3}, "only a draft order")),
-    Case("order", "remove-line", with_line, lambda ids: {"product": ids["product"]},
-         ["OrderLineRemoved"], lambda row: row.item_count == 0,
-         refused=(placed_with_line, lambda ids: {"product": ids["product"]}, "only a draft order")),
-    Case("order", "set-shipping-address", lambda: {"id": order()}, lambda ids: ADDRESS,
-         ["OrderShippingAddressSet"], lambda row: row.shipping_address["city"] == "Utrecht",
-         refused=(lambda: {"id": order_at("shipped")}, lambda ids: ADDRESS, "is already shipped")),
-    Case("order", "place", lambda: {"id": order_at("draft")}, lambda ids: {},
-         ["OrderPlaced"], lambda row: row.status == "placed",
-         refused=(lambda: {"id": order()}, lambda ids: {}, "has no lines")),
-    Case("order", "pay", lambda: {"id": order_at("confirmed")}, lambda ids: {"amount": "20.00", "method": "card"},
-         ["PaymentRecorded", "OrderPaid"], lambda row: row.status == "paid" and row.amount_paid == Decimal("20.00"),
-         refused=(lambda: {"id": order_at("draft")}, lambda ids: {"amount": "20.00", "method": "card"}, "only for confirmed orders")),
-    Case("order", "ship", lambda: {"id": order_at("paid")}, lambda ids: {"carrier": "PostNL", "tracking_number": "3S1"},
-         ["OrderShipped"], lambda row: row.status == "shipped" and row.tracking_number == "3S1",
-         refused=(lambda: {"id": order_at("confirmed")}, lambda ids: {"carrier": "PostNL", "tracking_number": "3S1"}, "not paid")),
-    Case("order", "deliver", lambda: {"id": order_at("shipped")}, lambda ids: {},
-         ["OrderDelivered"], lambda row: row.status == "delivered",
-         refused=(lambda: {"id": order_at("paid")}, lambda ids: {}, "not shipped")),
-    Case("order", "cancel", lambda: {"id": order_at("draft")}, lambda ids: {"reason": "Changed their mind"},
-         ["OrderCancelled"], lambda row: row.status == "cancelled" and row.status_reason == "Changed their mind",
-         refused=(lambda: {"id": order_at("shipped")}, lambda ids: {"reason": "Too late"}, "is already shipped")),
-    Case("order", "refund", lambda: {"id": order_at("paid")}, lambda ids: {"amount": "5.00", "reason": "Dented"},
-         ["RefundIssued"], lambda row: row.amount_refunded == Decimal("5.00"),
-         refused=(lambda: {"id": order_at("draft")}, lambda ids: {"amount": "5.00", "reason": "Dented"}, "nothing left to refund")),
-]  # fmt: skip
+    Case(
+        "customer",
+        "register",
+        dict,
+        lambda ids: {"name": "Grace Hopper", "email": "grace@example.com", **ADDRESS},
+        ["CustomerRegistered"],
+        lambda row: row.email == "grace@example.com" and row.shipping_address["city"] == "Utrecht",
+        refused=(
+            lambda: {"other": customer(email="taken@example.com")},
+            lambda ids: {"name": "Grace", "email": "TAKEN@example.com"},
+            "already used by another customer",
+        ),
+    ),
+    Case(
+        "customer",
+        "change-email",
+        lambda: {"id": customer()},
+        lambda ids: {"email": "new@example.com"},
+        ["CustomerEmailChanged"],
+        lambda row: row.email == "new@example.com",
+        refused=(taken_email, lambda ids: {"email": "taken@example.com"}, "already used by another customer"),
+    ),
+    Case(
+        "customer",
+        "change-address",
+        lambda: {"id": customer()},
+        lambda ids: ADDRESS,
+        ["CustomerAddressChanged"],
+        lambda row: row.shipping_address["city"] == "Utrecht",
+        refused=(
+            lambda: {"id": customer()},
+            lambda ids: {**ADDRESS, "country": "Holland"},
+            "The address is incomplete",
+        ),
+    ),
+    Case(
+        "product",
+        "create",
+        dict,
+        lambda ids: {"sku": "TEAPOT-9", "name": "Teapot", "price": "12.50", "currency": "EUR"},
+        ["ProductCreated"],
+        lambda row: row.sku == "TEAPOT-9" and row.price == Decimal("12.50"),
+        refused=(
+            lambda: {"pid": product(sku="TAKEN-1")},
+            lambda ids: {"sku": "taken-1", "name": "X", "price": "1", "currency": "EUR"},
+            "already used by another product",
+        ),
+    ),
+    Case(
+        "product",
+        "change-price",
+        lambda: {"id": product()},
+        lambda ids: {"price": "11.00"},
+        ["ProductPriceChanged"],
+        lambda row: row.price == Decimal("11.00"),
+        refused=(discontinued, lambda ids: {"price": "11.00"}, "is discontinued"),
+    ),
+    Case(
+        "product",
+        "receive-stock",
+        lambda: {"id": product()},
+        lambda ids: {"quantity": 5},
+        ["StockReceived"],
+        lambda row: row.on_hand == 5,
+        refused=(lambda: {"id": product()}, lambda ids: {"quantity": 0}, "must be at least 1"),
+    ),
+    Case(
+        "product",
+        "adjust-stock",
+        lambda: {"id": product(stock=5)},
+        lambda ids: {"quantity": -2, "reason": "Broken"},
+        ["StockAdjusted"],
+        lambda row: row.on_hand == 3,
+        refused=(lambda: {"id": product()}, lambda ids: {"quantity": -1, "reason": "Recount"}, "would drop to -1"),
+    ),
+    Case(
+        "product",
+        "discontinue",
+        lambda: {"id": product()},
+        lambda ids: {},
+        ["ProductDiscontinued"],
+        lambda row: row.discontinued,
+    ),
+    Case(
+        "order",
+        "create",
+        lambda: {"customer": customer()},
+        lambda ids: {"customer": ids["customer"], "currency": "EUR"},
+        ["OrderCreated"],
+        lambda row: row.status == "draft",
+        refused=(
+            lambda: {"customer": customer()},
+            lambda ids: {"customer": ids["customer"], "currency": "EU1"},
+            "three-letter currency code",
+        ),
+    ),
+    Case(
+        "order",
+        "add-line",
+        lambda: {"id": order(), "product": product(stock=5)},
+        lambda ids: {"product": ids["product"], "quantity": 2},
+        ["OrderLineAdded"],
+        lambda row: row.item_count == 2,
+        refused=(with_line, lambda ids: {"product": ids["product"], "quantity": 1}, "already has a line"),
+    ),
+    Case(
+        "order",
+        "change-quantity",
+        with_line,
+        lambda ids: {"product": ids["product"], "quantity": 3},
+        ["OrderLineQuantityChanged"],
+        lambda row: row.item_count == 3,
+        refused=(placed_with_line, lambda ids: {"product": ids["product"], "quantity": 3}, "only a draft order"),
+    ),
+    Case(
+        "order",
+        "remove-line",
+        with_line,
+        lambda ids: {"product": ids["product"]},
+        ["OrderLineRemoved"],
+        lambda row: row.item_count == 0,
+        refused=(placed_with_line, lambda ids: {"product": ids["product"]}, "only a draft order"),
+    ),
+    Case(
+        "order",
+        "set-shipping-address",
+        lambda: {"id": order()},
+        lambda ids: ADDRESS,
+        ["OrderShippingAddressSet"],
+        lambda row: row.shipping_address["city"] == "Utrecht",
+        refused=(lambda: {"id": order_at("shipped")}, lambda ids: ADDRESS, "is already shipped"),
+    ),
+    Case(
+        "order",
+        "place",
+        lambda: {"id": order_at("draft")},
+        lambda ids: {},
+        ["OrderPlaced"],
+        lambda row: row.status == "placed",
+        refused=(lambda: {"id": order()}, lambda ids: {}, "has no lines"),
+    ),
+    Case(
+        "order",
+        "pay",
+        lambda: {"id": order_at("confirmed")},
+        lambda ids: {"amount": "20.00", "method": "card"},
+        ["PaymentRecorded", "OrderPaid"],
+        lambda row: row.status == "paid" and row.amount_paid == Decimal("20.00"),
+        refused=(
+            lambda: {"id": order_at("draft")},
+            lambda ids: {"amount": "20.00", "method": "card"},
+            "only for confirmed orders",
+        ),
+    ),
+    Case(
+        "order",
+        "ship",
+        lambda: {"id": order_at("paid")},
+        lambda ids: {"carrier": "PostNL", "tracking_number": "3S1"},
+        ["OrderShipped"],
+        lambda row: row.status == "shipped" and row.tracking_number == "3S1",
+        refused=(
+            lambda: {"id": order_at("confirmed")},
+            lambda ids: {"carrier": "PostNL", "tracking_number": "3S1"},
+            "not paid",
+        ),
+    ),
+    Case(
+        "order",
+        "deliver",
+        lambda: {"id": order_at("shipped")},
+        lambda ids: {},
+        ["OrderDelivered"],
+        lambda row: row.status == "delivered",
+        refused=(lambda: {"id": order_at("paid")}, lambda ids: {}, "not shipped"),
+    ),
+    Case(
+        "order",
+        "cancel",
+        lambda: {"id": order_at("draft")},
+        lambda ids: {"reason": "Changed their mind"},
+        ["OrderCancelled"],
+        lambda row: row.status == "cancelled" and row.status_reason == "Changed their mind",
+        refused=(lambda: {"id": order_at("shipped")}, lambda ids: {"reason": "Too late"}, "is already shipped"),
+    ),
+    Case(
+        "order",
+        "refund",
+        lambda: {"id": order_at("paid")},
+        lambda ids: {"amount": "5.00", "reason": "Dented"},
+        ["RefundIssued"],
+        lambda row: row.amount_refunded == Decimal("5.00"),
+        refused=(
+            lambda: {"id": order_at("draft")},
+            lambda ids: {"amount": "5.00", "reason": "Dented"},
+            "nothing left to refund",
+        ),
+    ),
+]
 ON_ENTITIES = [case for case in CASES if case.slug not in ("register", "create")]
 
 
@@ -181,7 +320,7 @@ def test_a_command_appends_its_events_and_the_entity_page_shows_them(operator_cl
     location = response["Location"]
     target = ids.get("id") or UUID(location.split("/")[-3])
     assert location.startswith(entity_url(case.kind, target) + "?after=")
-    appended = store.read_stream(target)[-len(case.appends):]
+    appended = store.read_stream(target)[-len(case.appends) :]
     assert [e.event_type for e in appended] == case.appends
     assert event_count() == before + len(case.appends)
     assert {e.metadata["source"] for e in appended} == {"admin"}
@@ -214,7 +353,9 @@ def test_a_refusal_names_the_field_at_fault(operator_client):
     cid = customer()
     settle()
     hidden = open_form(operator_client, CASES[2], {"id": cid})
-    response = operator_client.post(command_url("customer", "change-address", cid), {**hidden, **ADDRESS, "country": "Holland"})
+    response = operator_client.post(
+        command_url("customer", "change-address", cid), {**hidden, **ADDRESS, "country": "Holland"}
+    )
     assert "two-letter country code" in str(response.context["form"].errors["country"])
 
 
@@ -303,7 +444,9 @@ def test_the_entity_page_says_when_it_is_still_updating(operator_client, setting
     assert "Still updating" in page.content.decode()
     assert page.context["object"].on_hand == 0
 
-    created = operator_client.post(command_url("customer", "register"), {"idempotency_key": "new-1", "name": "Ann", "email": "ann@example.com"})
+    created = operator_client.post(
+        command_url("customer", "register"), {"idempotency_key": "new-1", "name": "Ann", "email": "ann@example.com"}
+    )
     page = operator_client.get(created["Location"])  # not in the read model at all yet
     assert page.status_code == 200
     assert "Still updating" in page.content.decode()

@@ -69,7 +69,9 @@ def test_today_counts_the_orders_placed_since_midnight_in_the_shops_time_zone_pe
     html = response.content.decode()
     today = section(html, "dashboard-today")
     assert "Sunday 30 March 2025" in today
-    rows = re.findall(r'data-currency="(\w+)"><td>\w+</td><td class="num orders">(\d+)</td>.*?revenue">([\d.]+)<', today)
+    rows = re.findall(
+        r'data-currency="(\w+)"><td>\w+</td><td class="num orders">(\d+)</td>.*?revenue">([\d.]+)<', today
+    )
     assert rows == [("EUR", "1", "30.00"), ("USD", "1", "15.00")]
 
 

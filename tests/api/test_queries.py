@@ -51,9 +51,17 @@ def test_a_product_reads_as_the_stock_projection_has_it(auditor_api):
 
     assert response.status_code == 200
     assert response.json() == {
-        "id": str(pid), "sku": "MUG-1", "name": "A product", "price": "12.50", "currency": "EUR",
-        "on_hand": 7, "reserved": 0, "available": 7, "discontinued": False, "version": 2,
-    }  # fmt: skip
+        "id": str(pid),
+        "sku": "MUG-1",
+        "name": "A product",
+        "price": "12.50",
+        "currency": "EUR",
+        "on_hand": 7,
+        "reserved": 0,
+        "available": 7,
+        "discontinued": False,
+        "version": 2,
+    }
     assert response["ETag"] == '"2"'
 
 

@@ -51,8 +51,11 @@ def test_an_operator_follows_an_order_from_the_dashboard_to_its_first_version(ad
     assert admin_pages.open_history(order_id) == ["OrderCreated", "OrderLineAdded", "OrderPlaced"]
     assert admin_pages.travel_to_version(1).startswith("As of version 1")
     assert admin_pages.open_projections() == {
-        "orders": "caught up", "stock": "caught up", "customers": "caught up", "sales": "caught up",
-    }  # fmt: skip
+        "orders": "caught up",
+        "stock": "caught up",
+        "customers": "caught up",
+        "sales": "caught up",
+    }
 
 
 @pytest.mark.fulfilment
@@ -61,9 +64,15 @@ def test_an_operator_takes_a_new_customers_order_to_confirmed_through_the_back_o
     admin_pages.log_in(username, password)
 
     ada = admin_pages.create(
-        "Customers", "Register customer", name="Ada Lovelace", email="ada@example.com",
-        line1="Rue de Rivoli 2", postal_code="75001", city="Paris", country="FR",
-    )  # fmt: skip
+        "Customers",
+        "Register customer",
+        name="Ada Lovelace",
+        email="ada@example.com",
+        line1="Rue de Rivoli 2",
+        postal_code="75001",
+        city="Paris",
+        country="FR",
+    )
     mug = admin_pages.create("Products", "New product", sku="MUG-1", name="Mug", price="12.50")
     catch_up_all()
     assert admin_pages.entity_state()["On hand"] == "0"

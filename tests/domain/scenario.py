@@ -1,11 +1,11 @@
 """Given past events, when a command, then new events or a refusal: helpers and sample facts.
 
-    order = given(Order, *PLACED)
-    order.confirm()
-    assert order.pending == [OrderConfirmed()]
+order = given(Order, *PLACED)
+order.confirm()
+assert order.pending == [OrderConfirmed()]
 
-    with refused(order, "order_not_draft"):
-        order.place()
+with refused(order, "order_not_draft"):
+    order.place()
 """
 
 from __future__ import annotations

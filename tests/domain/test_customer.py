@@ -70,9 +70,7 @@ def test_changing_the_address_to_the_same_address_records_nothing():
     assert customer.pending == []
 
 
-@pytest.mark.parametrize(
-    "change", [lambda c: c.change_email("ada@example.org"), lambda c: c.change_address(OFFICE)]
-)
+@pytest.mark.parametrize("change", [lambda c: c.change_email("ada@example.org"), lambda c: c.change_address(OFFICE)])
 def test_a_customer_who_never_registered_cannot_be_changed(change):
     with pytest.raises(LookupError):
         change(given(Customer))

@@ -90,9 +90,7 @@ def test_a_product_appears_on_one_line_only():
         ("CAP-1", 1, eur("0.00"), "amount_invalid"),
     ],
 )
-def test_a_line_needs_a_sku_a_positive_quantity_and_a_positive_price_in_the_orders_currency(
-    sku, quantity, price, code
-):
+def test_a_line_needs_a_sku_a_positive_quantity_and_a_positive_price_in_the_orders_currency(sku, quantity, price, code):
     order = given(Order, *DRAFT)
     with refused(order, code):
         order.add_line(CAP_ID, sku, quantity, price)

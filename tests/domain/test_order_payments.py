@@ -38,9 +38,7 @@ def test_a_payment_above_what_is_still_due_is_refused():
     assert caught.value.message == "A payment of 15.01 EUR is more than the 15.00 EUR still due."
 
 
-@pytest.mark.parametrize(
-    "amount, code", [(usd("25.00"), "currency_mismatch"), (eur("0.00"), "amount_invalid")]
-)
+@pytest.mark.parametrize("amount, code", [(usd("25.00"), "currency_mismatch"), (eur("0.00"), "amount_invalid")])
 def test_a_payment_is_positive_and_in_the_orders_currency(amount, code):
     order = given(Order, *CONFIRMED)
     with refused(order, code):
@@ -75,9 +73,7 @@ def test_refunding_more_than_was_paid_and_not_yet_refunded_is_refused():
     order = given(Order, *PAID, REFUNDED_5)
     with refused(order, "refund_exceeds_paid") as caught:
         order.refund(eur("20.01"), "Returned.")
-    assert caught.value.message == (
-        "A refund of 20.01 EUR is more than the 20.00 EUR paid and not yet refunded."
-    )
+    assert caught.value.message == ("A refund of 20.01 EUR is more than the 20.00 EUR paid and not yet refunded.")
 
 
 def test_a_fully_refunded_order_has_nothing_left_to_refund():

@@ -63,9 +63,7 @@ def test_setting_the_current_price_again_records_nothing():
     assert product.pending == []
 
 
-@pytest.mark.parametrize(
-    "price, code", [(usd("13.95"), "currency_mismatch"), (eur("-1.00"), "amount_invalid")]
-)
+@pytest.mark.parametrize("price, code", [(usd("13.95"), "currency_mismatch"), (eur("-1.00"), "amount_invalid")])
 def test_a_new_price_is_positive_and_in_the_products_currency(price, code):
     product = given(Product, MUG_CREATED)
     with refused(product, code):
@@ -110,9 +108,7 @@ def test_adjusting_stock_below_what_orders_hold_is_refused():
     assert caught.value.message == "Stock on hand would drop to 3, below the 4 reserved for orders."
 
 
-@pytest.mark.parametrize(
-    "quantity, reason, code", [(0, "Recount.", "adjustment_zero"), (-1, " ", "reason_required")]
-)
+@pytest.mark.parametrize("quantity, reason, code", [(0, "Recount.", "adjustment_zero"), (-1, " ", "reason_required")])
 def test_an_adjustment_changes_something_and_says_why(quantity, reason, code):
     product = given(Product, *STOCKED)
     with refused(product, code):
@@ -197,4 +193,3 @@ def test_discontinuing_records_it_once():
 def test_a_product_that_was_never_created_cannot_be_changed():
     with pytest.raises(LookupError):
         given(Product).receive_stock(1)
-

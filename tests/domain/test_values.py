@@ -83,9 +83,7 @@ def test_money_is_multiplied_by_whole_numbers_only(factor):
 
 
 def test_an_address_is_stripped_and_its_country_upper_cased():
-    address = Address(
-        line1=" Keizersgracht 1 ", line2="", postal_code="1015 AA ", city="Amsterdam", country="nl"
-    )
+    address = Address(line1=" Keizersgracht 1 ", line2="", postal_code="1015 AA ", city="Amsterdam", country="nl")
     assert address == HOME
 
 

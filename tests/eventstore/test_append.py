@@ -85,7 +85,9 @@ def test_payloads_that_cannot_round_trip_are_refused(data, message):
 
 def test_decimals_are_stored_as_exact_strings():
     stream = new_stream()
-    store.append("order", stream, [NewEvent("Priced", {"price": Decimal("10.50")})], expected_version=NO_STREAM, metadata=META)
+    store.append(
+        "order", stream, [NewEvent("Priced", {"price": Decimal("10.50")})], expected_version=NO_STREAM, metadata=META
+    )
     assert store.read_stream(stream)[0].data == {"price": "10.50"}
 
 

@@ -22,8 +22,21 @@ from tests.support import append_stream, held_open_append, new_stream, run_threa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STORED = ("position", "event_id", "stream_type", "stream_id", "version", "event_type", "schema_version",
-          "data", "metadata", "occurred_at", "recorded_at", "key_id", "hash")  # fmt: skip
+STORED = (
+    "position",
+    "event_id",
+    "stream_type",
+    "stream_id",
+    "version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "occurred_at",
+    "recorded_at",
+    "key_id",
+    "hash",
+)
 
 
 def export(path: Path) -> Path:
@@ -88,7 +101,10 @@ def rewrite(path: Path, change) -> Path:
         (lambda lines: lines[:-1], "no seal"),
         (lambda lines: lines[:-2] + lines[-1:], "seal does not match"),
         (lambda lines: [lines[0], *lines[2:]], "version 2 follows version 0"),
-        (lambda lines: [{**line, "data": {"sku": "FORGED"}} if line.get("version") == 1 else line for line in lines], "does not verify"),
+        (
+            lambda lines: [{**line, "data": {"sku": "FORGED"}} if line.get("version") == 1 else line for line in lines],
+            "does not verify",
+        ),
         (lambda lines: [{"format": "other"}, *lines[1:]], "not a chronicle-events"),
         (lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "signature": "0" * 64}}], "seal does not match"),
     ],

@@ -11,10 +11,20 @@ AT = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
 def an_event(**metadata: str) -> Event:
     return Event(
-        position=7, event_id=uuid4(), stream_type="order", stream_id=uuid4(), version=2, event_type="OrderPlaced",
-        schema_version=1, data={"total": "9.50"}, metadata=metadata, occurred_at=AT, recorded_at=AT,
-        key_id="k1", hash="ab" * 32,
-    )  # fmt: skip
+        position=7,
+        event_id=uuid4(),
+        stream_type="order",
+        stream_id=uuid4(),
+        version=2,
+        event_type="OrderPlaced",
+        schema_version=1,
+        data={"total": "9.50"},
+        metadata=metadata,
+        occurred_at=AT,
+        recorded_at=AT,
+        key_id="k1",
+        hash="ab" * 32,
+    )
 
 
 def test_the_admin_export_row_has_a_column_per_metadata_key_and_blanks_what_is_absent():

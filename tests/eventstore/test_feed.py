@@ -98,7 +98,9 @@ def test_the_backlog_counts_the_events_after_a_cursor_up_to_a_limit():
     cursor = feed_cursor.encode(store.current_epoch(), feed_cursor.FeedKey(*seen[-1].feed_key))
     assert store.feed_backlog(cursor) == Backlog(0, None)
 
-    lines = store.append("order", new_stream(), [new_event() for _ in range(3)], expected_version=NO_STREAM, metadata=META)
+    lines = store.append(
+        "order", new_stream(), [new_event() for _ in range(3)], expected_version=NO_STREAM, metadata=META
+    )
     (registered,) = store.append(
         "customer", new_stream(), [new_event("Registered")], expected_version=NO_STREAM, metadata=META
     )
@@ -114,7 +116,14 @@ def encoded(text: str) -> str:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["not a cursor", "%%%", encoded("2:abc:1:2"), encoded("1:" + "0" * 32 + ":1"), encoded("1:" + "g" * 32 + ":1:2"), "x" * 500],
+    [
+        "not a cursor",
+        "%%%",
+        encoded("2:abc:1:2"),
+        encoded("1:" + "0" * 32 + ":1"),
+        encoded("1:" + "g" * 32 + ":1:2"),
+        "x" * 500,
+    ],
 )
 def test_a_malformed_cursor_is_a_clear_error(cursor):
     with pytest.raises(InvalidCursor, match="malformed cursor"):
@@ -165,8 +174,12 @@ def test_many_writers_committing_in_random_order_and_one_tailing_reader():
             while True:  # a ConcurrencyError means: retry the whole transaction
                 try:
                     with transaction.atomic():
-                        store.append("order", rng.choice(shared), [new_event()], expected_version=ANY_VERSION, metadata=META)
-                        store.append("order", new_stream(), [new_event(), new_event()], expected_version=NO_STREAM, metadata=META)
+                        store.append(
+                            "order", rng.choice(shared), [new_event()], expected_version=ANY_VERSION, metadata=META
+                        )
+                        store.append(
+                            "order", new_stream(), [new_event(), new_event()], expected_version=NO_STREAM, metadata=META
+                        )
                         time.sleep(delay)  # hold the transaction open so commits interleave
                     break
                 except ConcurrencyError:

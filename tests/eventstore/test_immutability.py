@@ -39,7 +39,9 @@ def test_the_model_and_its_queryset_refuse_to_change_events():
 
 
 def test_seals_can_be_added_but_never_changed():
-    seal = Seal(transaction_id=0, position=0, event_count=0, head_count=0, previous_signature="", key_id="k", signature="s")
+    seal = Seal(
+        transaction_id=0, position=0, event_count=0, head_count=0, previous_signature="", key_id="k", signature="s"
+    )
     seal.save()
     seal.signature = "forged"
     with pytest.raises(AppendOnlyError):
@@ -104,5 +106,7 @@ def test_postgres_triggers_exist_after_migrating():
         cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'chronicle_%%'")
         names = {row[0] for row in cursor.fetchall()}
     assert names == {
-        f"{table}_refuse_{op}" for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head") for op in ("change", "truncate")
+        f"{table}_refuse_{op}"
+        for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head")
+        for op in ("change", "truncate")
     }

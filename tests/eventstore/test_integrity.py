@@ -138,10 +138,16 @@ def test_events_signed_with_a_retired_key_still_verify_and_a_wrong_key_does_not(
     settings.EVENT_SIGNING_KEY_ID = "k1"
     stream = append_stream(count=2)
 
-    settings.EVENT_SIGNING_KEYS = {"k1": "first-secret-first-secret-first-secret", "k2": "second-secret-second-secret-second"}
+    settings.EVENT_SIGNING_KEYS = {
+        "k1": "first-secret-first-secret-first-secret",
+        "k2": "second-secret-second-secret-second",
+    }
     settings.EVENT_SIGNING_KEY_ID = "k2"
     store.append("order", stream, [NewEvent("LineAdded", {"n": 3})], expected_version=2, metadata=META)
     assert integrity.verify().ok
 
-    settings.EVENT_SIGNING_KEYS = {"k1": "a-different-secret-a-different-secret", "k2": "second-secret-second-secret-second"}
+    settings.EVENT_SIGNING_KEYS = {
+        "k1": "a-different-secret-a-different-secret",
+        "k2": "second-secret-second-secret-second",
+    }
     assert kinds(integrity.verify()) == ["hash_mismatch", "hash_mismatch"]

@@ -15,7 +15,9 @@ def sqlite_triggers(conn) -> set[str]:
 
 
 EXPECTED_SQLITE_TRIGGERS = {
-    f"{table}_refuse_{op}" for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head") for op in ("update", "delete")
+    f"{table}_refuse_{op}"
+    for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head")
+    for op in ("update", "delete")
 }
 
 
@@ -38,13 +40,16 @@ def _migrate_step_by_step(wrapper) -> None:
         for migration, _ in plan:
             executor.migrate([(migration.app_label, migration.name)])
             executor.loader.build_graph()
-            installed = installed or (migration.app_label, migration.name) == ("eventstore", "0002_append_only_triggers")
+            installed = installed or (migration.app_label, migration.name) == (
+                "eventstore",
+                "0002_append_only_triggers",
+            )
             if installed:
-                assert sqlite_triggers(wrapper) == EXPECTED_SQLITE_TRIGGERS, f"after {migration.app_label}.{migration.name}"
+                assert sqlite_triggers(wrapper) == EXPECTED_SQLITE_TRIGGERS, (
+                    f"after {migration.app_label}.{migration.name}"
+                )
         assert installed
     finally:
         wrapper.close()
         del connections["steps"]
         del connections.settings["steps"]
-
-

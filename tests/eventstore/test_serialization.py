@@ -91,7 +91,7 @@ def test_the_signed_text_is_the_canonical_json_of_the_whole_event():
         "version": 3,
         "event_type": "LineAdded",
         "schema_version": 1,
-        "data": {"z": "é \"quoted\"\n", "a": [1, None]},
+        "data": {"z": 'é "quoted"\n', "a": [1, None]},
         "metadata": {"actor": "7", "source": "api"},
         "occurred_at": format_datetime(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
         "previous_hash": "ab" * 32,

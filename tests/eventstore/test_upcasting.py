@@ -31,8 +31,20 @@ def upcasting(monkeypatch):
 
 def test_a_stored_old_payload_is_read_in_its_current_shape(upcasting):
     stream = new_stream()
-    store.append("person", stream, [NewEvent("PersonRegistered", {"name": "Ada Lovelace"}, schema_version=1)], expected_version=NO_STREAM, metadata=META)
-    store.append("person", stream, [NewEvent("PersonRegistered", {"first": "Ada", "last": "King"}, schema_version=2)], expected_version=1, metadata=META)
+    store.append(
+        "person",
+        stream,
+        [NewEvent("PersonRegistered", {"name": "Ada Lovelace"}, schema_version=1)],
+        expected_version=NO_STREAM,
+        metadata=META,
+    )
+    store.append(
+        "person",
+        stream,
+        [NewEvent("PersonRegistered", {"first": "Ada", "last": "King"}, schema_version=2)],
+        expected_version=1,
+        metadata=META,
+    )
 
     old, newer = store.read_stream(stream)
     assert (old.schema_version, old.data) == (3, {"first": "Ada", "last": "Lovelace", "email": None})
@@ -47,6 +59,8 @@ def test_a_stored_old_payload_is_read_in_its_current_shape(upcasting):
 
 def test_events_without_upcasters_are_left_alone(upcasting):
     stream = new_stream()
-    store.append("person", stream, [NewEvent("PersonMoved", {"city": "Paris"})], expected_version=NO_STREAM, metadata=META)
+    store.append(
+        "person", stream, [NewEvent("PersonMoved", {"city": "Paris"})], expected_version=NO_STREAM, metadata=META
+    )
     (event,) = store.read_stream(stream)
     assert (event.schema_version, event.data) == (1, {"city": "Paris"})

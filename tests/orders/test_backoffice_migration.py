@@ -81,9 +81,7 @@ def grant_the_old_way(db: str) -> tuple[dict[str, int], int, int]:
 
 
 def granted(db: str, **owner: int) -> set[tuple[str, str, int]]:
-    return set(
-        Permission.objects.using(db).filter(**owner).values_list("content_type__app_label", "codename", "pk")
-    )
+    return set(Permission.objects.using(db).filter(**owner).values_list("content_type__app_label", "codename", "pk"))
 
 
 def test_migrating_an_old_database_keeps_every_grant_of_the_back_office(old_database):
@@ -99,7 +97,9 @@ def test_migrating_an_old_database_keeps_every_grant_of_the_back_office(old_data
     assert granted(db, user__pk=user) == {("orders", "view_order", ids["order"])}
     assert not ContentType.objects.using(db).filter(app_label="backoffice").exists()
     for model in PROXIES:
-        assert Permission.objects.using(db).filter(content_type__app_label="orders", codename=f"view_{model}").count() == 1
+        assert (
+            Permission.objects.using(db).filter(content_type__app_label="orders", codename=f"view_{model}").count() == 1
+        )
     assert not MigrationRecorder(connections[db]).migration_qs.filter(app="backoffice").exists()
 
 

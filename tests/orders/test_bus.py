@@ -133,9 +133,13 @@ def test_a_refusal_is_replayed_for_the_same_key():
     run(c.ReceiveStock(pid, 10))
     with pytest.raises(DomainError) as again:
         run(c.ReserveStock(pid, order_id, 5, idempotency_key="r"))
-    assert (again.value.code, again.value.message) == (first.value.code, first.value.message) == (
-        "insufficient_stock",
-        first.value.message,
+    assert (
+        (again.value.code, again.value.message)
+        == (first.value.code, first.value.message)
+        == (
+            "insufficient_stock",
+            first.value.message,
+        )
     )
     assert [e.event_type for e in store.read_stream(pid)][-1] == "StockReceived"
 

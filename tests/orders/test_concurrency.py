@@ -40,11 +40,15 @@ def test_one_email_one_customer_however_many_register_at_once():
     assert len(winners) == 1
     assert {o.code for o in outcomes if isinstance(o, Exception)} == {"email_taken"}
     assert Event.objects.filter(event_type="CustomerRegistered").count() == 1
-    assert list(UniqueClaim.objects.values_list("kind", "value", "owner_id")) == [("email", "twin@example.com", winners[0].id)]
+    assert list(UniqueClaim.objects.values_list("kind", "value", "owner_id")) == [
+        ("email", "twin@example.com", winners[0].id)
+    ]
 
 
 def test_one_sku_one_product_however_many_create_at_once():
-    outcomes = together(lambda i: run(c.CreateProduct(uuid4(), "SKU-RACE", f"Racer {i}", Money(Decimal("1.00"), "EUR"))))
+    outcomes = together(
+        lambda i: run(c.CreateProduct(uuid4(), "SKU-RACE", f"Racer {i}", Money(Decimal("1.00"), "EUR")))
+    )
     assert sum(not isinstance(o, Exception) for o in outcomes) == 1
     assert {o.code for o in outcomes if isinstance(o, Exception)} == {"sku_taken"}
     assert Event.objects.filter(event_type="ProductCreated").count() == 1
@@ -59,7 +63,9 @@ def test_concurrent_duplicates_with_one_key_append_once_and_share_the_result():
 
 def test_concurrent_creations_with_one_key_create_one_stream():
     customer_id = uuid4()
-    outcomes = together(lambda i: run(c.RegisterCustomer(customer_id, "Dup", "dup@example.com", idempotency_key="form-1")))
+    outcomes = together(
+        lambda i: run(c.RegisterCustomer(customer_id, "Dup", "dup@example.com", idempotency_key="form-1"))
+    )
     assert set(outcomes) == {outcomes[0]} and outcomes[0].id == customer_id
     assert Event.objects.filter(event_type="CustomerRegistered").count() == 1
 

@@ -58,9 +58,14 @@ def test_products_through_their_life():
     run(c.CommitStock(pid, oid))
     run(c.DiscontinueProduct(pid))
     assert types(pid) == [
-        "ProductCreated", "ProductPriceChanged", "StockReceived", "StockAdjusted",
-        "StockReserved", "StockReservationCommitted", "ProductDiscontinued",
-    ]  # fmt: skip
+        "ProductCreated",
+        "ProductPriceChanged",
+        "StockReceived",
+        "StockAdjusted",
+        "StockReserved",
+        "StockReservationCommitted",
+        "ProductDiscontinued",
+    ]
 
 
 def test_product_refusals():
@@ -93,10 +98,21 @@ def test_an_order_from_draft_to_delivered_with_a_partial_payment_and_a_refund():
     run(c.RefundOrder(oid, eur("4.00"), "scratched"))
     assert placed.number.startswith("CH-")
     assert types(oid) == [
-        "OrderCreated", "OrderLineAdded", "OrderLineAdded", "OrderLineQuantityChanged", "OrderLineRemoved",
-        "OrderShippingAddressSet", "OrderPlaced", "OrderConfirmed", "PaymentRecorded", "PaymentRecorded",
-        "OrderPaid", "OrderShipped", "OrderDelivered", "RefundIssued",
-    ]  # fmt: skip
+        "OrderCreated",
+        "OrderLineAdded",
+        "OrderLineAdded",
+        "OrderLineQuantityChanged",
+        "OrderLineRemoved",
+        "OrderShippingAddressSet",
+        "OrderPlaced",
+        "OrderConfirmed",
+        "PaymentRecorded",
+        "PaymentRecorded",
+        "OrderPaid",
+        "OrderShipped",
+        "OrderDelivered",
+        "RefundIssued",
+    ]
     added = store.read_stream(oid)[1]
     assert added.data["unit_price"] == "10.00" and added.data["sku"].startswith("SKU-")
 

@@ -59,8 +59,11 @@ def test_each_history_entry_says_what_changed():
     entries = history.history("order", oid)
 
     assert [e.event.event_type for e in entries] == [
-        "OrderCreated", "OrderLineAdded", "OrderLineQuantityChanged", "OrderPlaced",
-    ]  # fmt: skip
+        "OrderCreated",
+        "OrderLineAdded",
+        "OrderLineQuantityChanged",
+        "OrderPlaced",
+    ]
     sku = entries[1].event.data["sku"]
     assert {(ch.path, ch.before, ch.after) for ch in entries[2].changes} >= {
         (f"lines[{sku}].quantity", 3, 4),

@@ -20,7 +20,13 @@ from tests.factories import address, member_of, product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SAMPLES = {UUID: uuid4, str: lambda: "x", int: lambda: 1, Money: lambda: Money(Decimal("1.00"), "EUR"), Address: address}
+SAMPLES = {
+    UUID: uuid4,
+    str: lambda: "x",
+    int: lambda: 1,
+    Money: lambda: Money(Decimal("1.00"), "EUR"),
+    Address: address,
+}
 
 
 def sample(command_type):

@@ -20,7 +20,14 @@ def test_the_benchmark_history_folds_in_small_batches_as_a_rebuild_folds_it():
     assert write_history(3_000, customers=40, products=12, stock=10) >= 3_000
     catch_up_all(batch_size=97)
     assert {s.status for s in StatusCount.objects.filter(current__gt=0)} == {
-        "draft", "placed", "confirmed", "rejected", "paid", "shipped", "delivered", "cancelled"
+        "draft",
+        "placed",
+        "confirmed",
+        "rejected",
+        "paid",
+        "shipped",
+        "delivered",
+        "cancelled",
     }
     incremental = snapshot()
     assert rebuilt_snapshot() == incremental
@@ -30,8 +37,12 @@ def test_the_lag_figures_are_skipped_with_a_note_when_there_is_no_broker():
     env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "CELERY_BROKER_URL"}}
     result = subprocess.run(
         [sys.executable, "manage.py", "benchmark", "--json", "--runs", "1", "--only", "projection_lag_p95_ms"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert "projection_lag_p95_ms" not in figures

@@ -80,7 +80,18 @@ def test_projection_status_exits_non_zero_when_a_subscriber_has_failed(broken_st
     with pytest.raises(CommandError, match=r"^failed: stock \(retry_projection NAME resumes\)$"):
         call_command("projection_status", stdout=(out := io.StringIO()))
     stock = next(line for line in out.getvalue().splitlines() if line.startswith("stock")).split()
-    assert stock[:5] + stock[6:] == ["stock", "projection", "0", "0", "1", "failed", "ValueError:", "no", "such", "shelf"]
+    assert stock[:5] + stock[6:] == [
+        "stock",
+        "projection",
+        "0",
+        "0",
+        "1",
+        "failed",
+        "ValueError:",
+        "no",
+        "such",
+        "shelf",
+    ]
 
 
 def test_retry_projection_resumes_a_subscriber_once_it_is_fixed(broken_stock):

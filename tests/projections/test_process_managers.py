@@ -40,13 +40,18 @@ class Notifier(ProcessManager):
     def order_placed(self, event: RecordedEvent) -> None:
         HANDLED.append((event.event_id, connection.in_atomic_block))
         note = NewEvent(
-            "NoteSent", {"order_id": str(event.stream_id)},
-            event_id=uuid5(event.event_id, "note"), occurred_at=event.occurred_at,
-        )  # fmt: skip
+            "NoteSent",
+            {"order_id": str(event.stream_id)},
+            event_id=uuid5(event.event_id, "note"),
+            occurred_at=event.occurred_at,
+        )
         store.append(
-            "note", uuid5(event.event_id, "note-stream"), [note], expected_version=NO_STREAM,
+            "note",
+            uuid5(event.event_id, "note-stream"),
+            [note],
+            expected_version=NO_STREAM,
             metadata={"actor": "system", "source": "worker", "causation_id": str(event.event_id)},
-        )  # fmt: skip
+        )
 
 
 class AutoConfirm(ProcessManager):
@@ -56,11 +61,16 @@ class AutoConfirm(ProcessManager):
 
     @handles(OrderPlaced)
     def order_placed(self, event: RecordedEvent) -> None:
-        confirmed = NewEvent("OrderConfirmed", {}, event_id=uuid5(event.event_id, "confirm"), occurred_at=event.occurred_at)
+        confirmed = NewEvent(
+            "OrderConfirmed", {}, event_id=uuid5(event.event_id, "confirm"), occurred_at=event.occurred_at
+        )
         store.append(
-            "order", event.stream_id, [confirmed], expected_version=event.version,
+            "order",
+            event.stream_id,
+            [confirmed],
+            expected_version=event.version,
             metadata={"actor": "system", "source": "worker", "causation_id": str(event.event_id)},
-        )  # fmt: skip
+        )
 
 
 class Crash(BaseException):
@@ -140,12 +150,17 @@ def test_a_failing_reaction_stops_it_alone_and_retry_resumes_at_that_event(shop,
 
     monkeypatch.setattr(Notifier, "order_placed", refuses_the_second)
     assert settle() == {
-        "orders": "caught up", "stock": "caught up", "customers": "caught up", "sales": "caught up",
+        "orders": "caught up",
+        "stock": "caught up",
+        "customers": "caught up",
+        "sales": "caught up",
         "test-notifier": "failed",
-    }  # fmt: skip
+    }
     checkpoint = Checkpoint.objects.get(name="test-notifier")
     assert (checkpoint.failed_event_id, checkpoint.failed_event_type) == (causes[1], "OrderPlaced")
-    assert checkpoint.events_processed == 1 and checkpoint.last_error.startswith("RuntimeError: the mail server said no")
+    assert checkpoint.events_processed == 1 and checkpoint.last_error.startswith(
+        "RuntimeError: the mail server said no"
+    )
 
     monkeypatch.undo()
     assert retry("test-notifier").outcome == "caught up"
@@ -160,7 +175,9 @@ def test_one_run_at_a_time_owns_it(shop, monkeypatch):
         result = run(Notifier)
         return result if result.events else None
 
-    owner, other = two_runs_at_once(monkeypatch, Notifier, "order_placed", lambda: wait_until(handled, what="the order"))
+    owner, other = two_runs_at_once(
+        monkeypatch, Notifier, "order_placed", lambda: wait_until(handled, what="the order")
+    )
     assert (owner.outcome, other.outcome, other.events) == ("caught up", "busy", 0)
     assert len(notes()) == 1
 
@@ -188,7 +205,6 @@ def test_after_a_restore_it_starts_again_at_the_head_of_the_log(shop):
     causes = place(shop)
     settle()
     assert [cause for cause, _ in HANDLED] == causes
-
 
 
 @pytest.mark.skipif(

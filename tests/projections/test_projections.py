@@ -61,8 +61,10 @@ def test_orders_carry_their_lines_totals_payments_and_customer(story):
     assert (rejected.status, rejected.status_reason) == ("rejected", "Not enough stock: 1 available, 5 requested.")
     cancelled = OrderSummary.objects.get(id=story.cancelled_paid)
     assert (cancelled.status, cancelled.cancelled_at, cancelled.amount_refunded) == (
-        "cancelled", NEXT_MORNING_UTC, Decimal("12.50"),
-    )  # fmt: skip
+        "cancelled",
+        NEXT_MORNING_UTC,
+        Decimal("12.50"),
+    )
 
 
 def test_a_changed_draft_keeps_its_remaining_lines_and_totals(story):
@@ -121,9 +123,15 @@ def test_sales_count_standing_orders_on_the_shop_day_they_were_placed(story):
 def test_the_funnel_counts_orders_now_in_each_status_and_ever_in_it(story):
     funnel = {s.status: (s.current, s.reached) for s in StatusCount.objects.all()}
     assert funnel == {
-        "draft": (1, 5), "placed": (0, 4), "confirmed": (0, 3), "rejected": (1, 1),
-        "paid": (0, 3), "shipped": (1, 2), "delivered": (1, 1), "cancelled": (1, 1),
-    }  # fmt: skip
+        "draft": (1, 5),
+        "placed": (0, 4),
+        "confirmed": (0, 3),
+        "rejected": (1, 1),
+        "paid": (0, 3),
+        "shipped": (1, 2),
+        "delivered": (1, 1),
+        "cancelled": (1, 1),
+    }
 
 
 def test_an_order_whose_customer_comes_later_in_the_feed_gets_their_name_when_they_do():
@@ -138,7 +146,10 @@ def test_an_order_whose_customer_comes_later_in_the_feed_gets_their_name_when_th
     shop._outbox[ada] = customer_events
     shop.flush()
     catch_up_all()
-    assert OrderSummary.objects.values_list("customer_name", "customer_email").get() == ("Ada Lovelace", "ada@example.com")
+    assert OrderSummary.objects.values_list("customer_name", "customer_email").get() == (
+        "Ada Lovelace",
+        "ada@example.com",
+    )
     assert rebuilt_snapshot()["OrderSummary"][0]["customer_name"] == "Ada Lovelace"
 
 

@@ -58,7 +58,9 @@ def test_a_worker_killed_in_the_middle_of_a_catch_up_resumes_where_its_last_batc
         shop.order(customers[i % 20], {mug: 1 + i % 3})
     shop.flush()
     feed_passed_everything()
-    positions = sorted(Event.objects.filter(event_type__in=OrdersProjection.event_types).values_list("position", flat=True))
+    positions = sorted(
+        Event.objects.filter(event_type__in=OrdersProjection.event_types).values_list("position", flat=True)
+    )
     kill_at = positions[len(positions) * 2 // 5]
 
     worker = start_worker(PROJECTIONS_BATCH_SIZE="20")
@@ -110,7 +112,9 @@ def test_commands_succeed_while_redis_is_down_and_the_read_models_catch_up_when_
 
             redis.start()
             sweep.apply_async(queue=queue)  # what Celery beat sends every few seconds
-            wait_until(lambda: OrderSummary.objects.filter(id__in=orders, status="delivered").count() == 3, what="orders")
+            wait_until(
+                lambda: OrderSummary.objects.filter(id__in=orders, status="delivered").count() == 3, what="orders"
+            )
             wait_until(all_caught_up, what="every subscriber")
     finally:
         redis.stop()

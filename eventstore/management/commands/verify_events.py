@@ -30,4 +30,6 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         if seal:
             new = integrity.seal(using=database)
-            self.stdout.write(f"Sealed {new.head_count} changed stream heads and {new.event_count} events (seal {new.id}).")
+            self.stdout.write(
+                f"Sealed {new.head_count} changed stream heads and {new.event_count} events (seal {new.id})."
+            )

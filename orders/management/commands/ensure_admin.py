@@ -23,6 +23,4 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        self.stdout.write(
-            f"Admin login at http://127.0.0.1:8000/admin/  username: {username}  password: {password}"
-        )
+        self.stdout.write(f"Admin login at http://127.0.0.1:8000/admin/  username: {username}  password: {password}")

@@ -21,9 +21,23 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="random seed (the same seed, the same shop)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when demo data exists already")
 
-    def handle(self, *args: Any, customers: int, products: int, orders: int, days: int, seed: int,
-               if_empty: bool, **options: Any) -> None:  # fmt: skip
-        for name, value in (("--customers", customers), ("--products", products), ("--orders", orders), ("--days", days)):
+    def handle(
+        self,
+        *args: Any,
+        customers: int,
+        products: int,
+        orders: int,
+        days: int,
+        seed: int,
+        if_empty: bool,
+        **options: Any,
+    ) -> None:
+        for name, value in (
+            ("--customers", customers),
+            ("--products", products),
+            ("--orders", orders),
+            ("--days", days),
+        ):
             if not 0 <= value <= 100_000:
                 raise CommandError(f"{name} must be between 0 and 100000")
         if orders and (not customers or not products):
@@ -35,8 +49,14 @@ class Command(BaseCommand):
         level = commands_log.level
         commands_log.setLevel(logging.WARNING)  # a line per command would drown the progress
         try:
-            seeded = demo.seed(customers=customers, products=products, orders=orders, days=days, seed=seed,
-                               progress=lambda line: self.stderr.write(line))  # fmt: skip
+            seeded = demo.seed(
+                customers=customers,
+                products=products,
+                orders=orders,
+                days=days,
+                seed=seed,
+                progress=lambda line: self.stderr.write(line),
+            )
         finally:
             commands_log.setLevel(level)
         self.stdout.write(
