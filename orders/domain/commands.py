@@ -261,7 +261,10 @@ class DeliverOrder(Command):
 
 @dataclass(frozen=True)
 class CancelOrder(Command):
-    """Cancel an order that has not shipped, with a reason. Money paid stays paid: refund it."""
+    """Cancel an order that has not shipped, with a reason.
+
+    The fulfilment process then releases the stock it reserved and refunds what was paid.
+    """
 
     order_id: UUID
     reason: str
