@@ -56,7 +56,7 @@ from django.utils.module_loading import import_string
 
 from eventstore.context import bound
 from eventstore.records import RecordedEvent
-from eventstore.serialization import registry
+from orders.domain import DomainEvent
 
 from .rows import Rows
 
@@ -89,9 +89,13 @@ class SubscriberFailed(Exception):
         self.error = error
 
 
-def handles(*event_classes: type) -> Callable[[Handler], Handler]:
-    """Mark a subscriber method as the handler of these (registered) domain event classes."""
-    names = tuple(registry.type_of(cls).name for cls in event_classes)
+def handles(*event_classes: type[DomainEvent]) -> Callable[[Handler], Handler]:
+    """Mark a subscriber method as the handler of these domain event classes.
+
+    By the type name each class declares, not the codec's registry: a subscriber module may
+    be imported before the write side registers the events (``OrdersConfig.ready``).
+    """
+    names = tuple(cls.EVENT_TYPE for cls in event_classes)
 
     def mark(method: Handler) -> Handler:
         method.handles = names  # type: ignore[attr-defined]
