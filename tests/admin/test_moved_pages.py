@@ -1,9 +1,11 @@
 """Pages that moved when the back office joined the orders app: every old address answers
-301 to the page that replaced it, query string included, and the new page answers."""
+301 to the page that replaced it, query string included, and the new page answers to
+those the old one answered."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from tests.factories import order, product
@@ -61,3 +63,12 @@ def test_the_event_log_links_each_event_to_its_entity_s_history(auditor_client):
     pid = product()
     page = auditor_client.get(reverse("admin:eventstore_event_changelist")).content.decode()
     assert reverse("admin:orders_product_history", args=[pid]) in page
+
+
+def test_who_may_browse_the_event_log_may_read_an_entity_s_history_there(client):
+    reader = User.objects.create_user("log-reader", password="pw", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(content_type__app_label="eventstore", codename="view_event"))
+    client.force_login(reader)
+    pid = product()
+    assert client.get(reverse("admin:orders_product_history", args=[pid])).status_code == 200
+    assert client.get(reverse("admin:orders_product_state", args=[pid])).status_code == 200
