@@ -21,7 +21,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -217,28 +217,23 @@ def _batches(lines: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _insert(batch: list[dict[str, Any]], using: str) -> None:
     """Insert as stored, each row in ``STORED_COLUMNS`` order; the transaction id column
     keeps its default (this transaction)."""
     connection = connections[using]
-    rows = [
-        (
-            line["position"],
-            _uuid(line["event_id"], connection.vendor),
-            line["stream_type"],
-            _uuid(line["stream_id"], connection.vendor),
-            line["version"],
-            line["event_type"],
-            line["schema_version"],
-            canonical_json(line["data"]),
-            canonical_json(line["metadata"]),
-            _time(line["occurred_at"], connection),
-            _time(line["recorded_at"], connection),
-            line["key_id"],
-            line["hash"],
-        )
-        for line in batch
-    ]
+    stored: dict[str, Callable[[Any], Any]] = {
+        "event_id": lambda value: _uuid(value, connection.vendor),
+        "stream_id": lambda value: _uuid(value, connection.vendor),
+        "data": canonical_json,
+        "metadata": canonical_json,
+        "occurred_at": lambda value: _time(value, connection),
+        "recorded_at": lambda value: _time(value, connection),
+    }
+    rows = [tuple(stored.get(column, _as_is)(line[column]) for column in STORED_COLUMNS) for line in batch]
     columns, marks = ", ".join(STORED_COLUMNS), ", ".join(["%s"] * len(STORED_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO chronicle_event ({columns}) VALUES ({marks})", rows)
