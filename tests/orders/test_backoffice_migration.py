@@ -56,6 +56,7 @@ def migrate(alias: str, *, to_old_layout: bool) -> None:
     leaves = executor.loader.graph.leaf_nodes()
     if to_old_layout:
         leaves = [leaf for leaf in leaves if leaf[0] != "orders"] + [BEFORE]
+    executor.loader.build_graph()
     executor.migrate(leaves)
 
 
@@ -101,6 +102,36 @@ def test_migrating_an_old_database_keeps_every_grant_of_the_back_office(old_data
             Permission.objects.using(db).filter(content_type__app_label="orders", codename=f"view_{model}").count() == 1
         )
     assert not MigrationRecorder(connections[db]).migration_qs.filter(app="backoffice").exists()
+
+
+def test_a_grant_made_under_the_new_label_before_the_migration_moves_to_the_old_permission(old_database):
+    db = old_database
+    migrate(db, to_old_layout=True)
+    ids, _, user = grant_the_old_way(db)
+    early = ContentType.objects.using(db).create(app_label="orders", model="order")
+    early_view = Permission.objects.using(db).create(codename="view_order", name="Can view order", content_type=early)
+    other = User.objects.db_manager(db).create_user("early-bird", password="pw", is_staff=True)
+    grants = User.user_permissions.through.objects.using(db)
+    grants.bulk_create([grants.model(user_id=uid, permission_id=early_view.pk) for uid in (user, other.pk)])
+
+    migrate(db, to_old_layout=False)
+
+    assert ContentType.objects.using(db).filter(app_label="orders", model="order").count() == 1
+    assert not Permission.objects.using(db).filter(pk=early_view.pk).exists()
+    assert granted(db, user__pk=user) == {("orders", "view_order", ids["order"])}
+    assert granted(db, user__pk=other.pk) == {("orders", "view_order", ids["order"])}
+
+
+def test_migrating_back_returns_the_proxies_to_the_old_app_with_their_grants(old_database):
+    db = old_database
+    migrate(db, to_old_layout=True)
+    ids, auditors, user = grant_the_old_way(db)
+    migrate(db, to_old_layout=False)
+
+    migrate(db, to_old_layout=True)
+
+    assert granted(db, group__pk=auditors) == {("backoffice", f"view_{model}", ids[model]) for model in PROXIES}
+    assert granted(db, user__pk=user) == {("backoffice", "view_order", ids["order"])}
 
 
 def test_a_new_database_gets_the_proxies_permissions_in_the_orders_app(old_database):
