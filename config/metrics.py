@@ -3,9 +3,9 @@
 Counters and histograms are kept by each process, defined beside the code that records them
 (``eventstore.metrics``, ``orders.metrics``) in prometheus_client's default registry; under
 gunicorn (several worker processes) they live in ``PROMETHEUS_MULTIPROC_DIR`` and are summed
-at scrape time (gunicorn.conf.py sets the directory up). Figures that describe the database rather than a process (feed head,
-subscriber lag and failures) are read from the database at scrape time by a collector,
-so every process reports the same truth.
+at scrape time (gunicorn.conf.py sets the directory up). Figures that describe the database
+rather than a process (feed head, subscriber lag and failures) are read from the database at
+scrape time by a collector, so every process reports the same truth.
 
 The endpoint answers only a request bearing ``Authorization: Bearer $METRICS_TOKEN``, or,
 without a token configured, one from an address in ``METRICS_ALLOWED_IPS``.

@@ -8,9 +8,7 @@ from . import health, metrics
 def backoffice_moved(request: HttpRequest, rest: str = "") -> HttpResponsePermanentRedirect:
     """The back office's pages lived under /admin/backoffice/ until its admin joined the
     orders app: old links and bookmarks answer 301 to the same page there."""
-    query = request.META.get("QUERY_STRING")
-    url = f"/admin/orders/{rest}"
-    return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
+    return HttpResponsePermanentRedirect(request.get_full_path().replace("/admin/backoffice/", "/admin/orders/", 1))
 
 
 urlpatterns = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -227,7 +227,7 @@ class EventAdmin(ReadOnlyAdmin):
         return response
 
     @staticmethod
-    def moved(page: str) -> Any:
+    def moved(page: str) -> Callable[[HttpRequest, str, UUID], HttpResponse]:
         """The history and time-travel pages lived here once: old links answer 301."""
 
         def redirect(request: HttpRequest, kind: str, stream_id: UUID) -> HttpResponse:
