@@ -258,5 +258,5 @@ def _after_restore(using: str) -> None:
                 "COALESCE((SELECT MAX(position) FROM chronicle_event), 1))"
             )
             cursor.execute("ANALYZE chronicle_event")  # fresh statistics, or the feed's plans go astray
-    LogIdentity.objects.using(using).update_or_create(id=1, defaults={"epoch": uuid4().hex})
+    LogIdentity.objects.using(using).create(epoch=uuid4().hex)
     integrity.seal(using=using)

@@ -185,9 +185,10 @@ class SealHead(AppendOnlyModel):
 
 
 class LogIdentity(models.Model):
-    """One row naming this log's epoch. A restore starts a new epoch, expiring old cursors."""
+    """This log's epochs, one row each, never changed: the newest is the current one. A
+    restore records a new epoch, expiring cursors handed out before it."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    id = models.BigAutoField(primary_key=True)
     epoch = models.CharField(max_length=32)
     created_at = models.DateTimeField(db_default=DatabaseClock())
 

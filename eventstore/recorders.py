@@ -351,7 +351,7 @@ class PostgresRecorder(Recorder):
         # that has ended, so every event it wrote is visible now and forever.
         (xmin, epoch) = self._fetchall(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-            "(SELECT epoch FROM chronicle_log_identity WHERE id = 1)",
+            "(SELECT epoch FROM chronicle_log_identity ORDER BY id DESC LIMIT 1)",
             [],
         )[0]
         return FeedKey(xmin - 1, MAX_POSITION), epoch
@@ -585,7 +585,7 @@ class SqliteRecorder(Recorder):
         # at or below the highest committed position is final.
         (head, epoch) = self._fetchall(
             "SELECT (SELECT COALESCE(MAX(position), 0) FROM chronicle_event), "
-            "(SELECT epoch FROM chronicle_log_identity WHERE id = 1)",
+            "(SELECT epoch FROM chronicle_log_identity ORDER BY id DESC LIMIT 1)",
             [],
         )[0]
         return FeedKey(0, head), epoch

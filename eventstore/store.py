@@ -483,8 +483,9 @@ def current_epoch(*, using: str = "default") -> str:
 def _ensure_epoch(using: str) -> str:
     from .models import LogIdentity
 
-    identity, _ = LogIdentity.objects.using(using).get_or_create(id=1, defaults={"epoch": uuid4().hex})
-    return identity.epoch
+    """A log with no epoch yet (its tables just emptied) records its first one."""
+    newest = LogIdentity.objects.using(using).order_by("-id").first()
+    return newest.epoch if newest else LogIdentity.objects.using(using).create(epoch=uuid4().hex).epoch
 
 
 def event_at_position(position: int, *, using: str = "default") -> RecordedEvent | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -99,12 +100,15 @@ def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
         params = [p if not isinstance(p, UUID) else str(p) for p in params]
         dsn = connection.get_connection_params()
         conninfo = {k: v for k, v in dsn.items() if k in {"dbname", "user", "password", "host", "port"}}
-        with psycopg.connect(**conninfo, autocommit=True) as raw:
-            raw.execute("SET session_replication_role = replica")  # skips ordinary triggers
+        tables = import_module("eventstore.migrations.0003_refuse_for_everyone").TABLES
+        with psycopg.connect(**conninfo) as raw, raw.transaction():
+            # The owner's act: triggers off for this transaction only.
+            for table in tables:
+                raw.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             raw.execute(sql, params)
+            for table in tables:
+                raw.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         return
-    from importlib import import_module
-
     triggers = import_module("eventstore.migrations.0002_append_only_triggers")
     params = [p.hex if isinstance(p, UUID) else p for p in params]
     with connection.cursor() as cursor:

@@ -4,11 +4,13 @@ import sqlite3
 
 import psycopg
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
+from eventstore import integrity
 from eventstore.exceptions import AppendOnlyError
 from eventstore.models import Event, Seal
-from tests.conftest import purge_allowed
+from eventstore.store import current_epoch
+from tests.conftest import LOG_TABLES, purge_allowed
 from tests.support import append_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,7 +90,7 @@ def test_the_application_connection_is_refused_too(operation):
 def test_the_test_suites_purge_bypass_empties_but_never_edits():
     append_stream(count=2)
     with purge_allowed(connection):
-        with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(STATEMENTS["UPDATE"])
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM chronicle_event")
@@ -105,8 +107,43 @@ def test_postgres_triggers_exist_after_migrating():
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'chronicle_%%'")
         names = {row[0] for row in cursor.fetchall()}
-    assert names == {
-        f"{table}_refuse_{op}"
-        for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head")
-        for op in ("change", "truncate")
-    }
+    assert names == {f"{table}_refuse_{op}" for table in LOG_TABLES for op in ("update", "delete", "truncate")}
+
+
+@pytest.mark.postgres(reason="session settings and TRUNCATE are PostgreSQL's")
+@pytest.mark.parametrize("table", LOG_TABLES)
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE {table} SET {column} = {column}", "DELETE FROM {table}", "TRUNCATE {table} CASCADE"],
+)
+def test_no_session_setting_lets_a_change_through(table, statement):
+    append_stream(count=2)
+    current_epoch()
+    integrity.seal()
+    before = row_counts()
+    assert all(before.values())  # a row in every table, for the row triggers to guard
+    session = raw_session()
+    try:
+        with pytest.raises(psycopg.Error, match="append-only"), session.transaction():
+            session.execute("SET LOCAL chronicle.allow_purge = on")
+            session.execute(statement.format(table=table, column=A_COLUMN[table]))
+    finally:
+        session.close()
+    assert row_counts() == before
+
+
+A_COLUMN = {
+    "chronicle_event": "event_type",
+    "chronicle_seal": "position",
+    "chronicle_seal_head": "version",
+    "chronicle_log_identity": "epoch",
+}
+
+
+def row_counts() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in LOG_TABLES:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            counts[table] = cursor.fetchone()[0]
+        return counts

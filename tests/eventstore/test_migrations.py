@@ -14,10 +14,19 @@ def sqlite_triggers(conn) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-EXPECTED_SQLITE_TRIGGERS = {
-    f"{table}_refuse_{op}"
-    for table in ("chronicle_event", "chronicle_seal", "chronicle_seal_head")
-    for op in ("update", "delete")
+def expected_sqlite_triggers(tables: tuple[str, ...]) -> set[str]:
+    return {f"{table}_refuse_{op}" for table in tables for op in ("update", "delete")}
+
+
+# The log tables guarded once each migration has run.
+GUARDED = {
+    ("eventstore", "0002_append_only_triggers"): ("chronicle_event", "chronicle_seal", "chronicle_seal_head"),
+    ("eventstore", "0003_refuse_for_everyone"): (
+        "chronicle_event",
+        "chronicle_seal",
+        "chronicle_seal_head",
+        "chronicle_log_identity",
+    ),
 }
 
 
@@ -35,20 +44,17 @@ def _migrate_step_by_step(wrapper) -> None:
     try:
         executor = MigrationExecutor(wrapper)
         plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        installed = False
+        guarded: tuple[str, ...] = ()
         assert len(plan) > 10
         for migration, _ in plan:
             executor.migrate([(migration.app_label, migration.name)])
             executor.loader.build_graph()
-            installed = installed or (migration.app_label, migration.name) == (
-                "eventstore",
-                "0002_append_only_triggers",
-            )
-            if installed:
-                assert sqlite_triggers(wrapper) == EXPECTED_SQLITE_TRIGGERS, (
+            guarded = GUARDED.get((migration.app_label, migration.name), guarded)
+            if guarded:
+                assert sqlite_triggers(wrapper) == expected_sqlite_triggers(guarded), (
                     f"after {migration.app_label}.{migration.name}"
                 )
-        assert installed
+        assert guarded == GUARDED["eventstore", "0003_refuse_for_everyone"]
     finally:
         wrapper.close()
         del connections["steps"]
