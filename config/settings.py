@@ -338,7 +338,7 @@ else:
 # --- Operations -------------------------------------------------------------------------
 
 # Readiness reports and scrape-time metrics contributed by the apps (dotted paths).
-HEALTH_COMPONENTS = ["projections.health.subscribers"]
+HEALTH_COMPONENTS = ["eventstore.privileges.health", "projections.health.subscribers"]
 METRICS_SOURCES = ["projections.health.metrics"]
 # A subscriber this far behind is reported "degraded" by /readyz.
 PROJECTIONS_DEGRADED_LAG_SECONDS = env_int("PROJECTIONS_DEGRADED_LAG_SECONDS", 60)

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
@@ -25,7 +26,9 @@ class EventstoreConfig(AppConfig):
 
     def ready(self) -> None:
         from .metrics import count_appended
+        from .privileges import check_log_privileges
         from .store import events_appended
 
+        checks.register(check_log_privileges, checks.Tags.database)
         connection_created.connect(_install_sqlite_functions, dispatch_uid="chronicle_sqlite_functions")
         events_appended.connect(count_appended, dispatch_uid="chronicle_count_appended")
