@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -40,6 +41,16 @@ class CommandApi(APIView):
     result_serializer: ClassVar[type[serializers.Serializer]] = CommandResultSerializer
     success_status: ClassVar[int] = 200
     documented_headers: ClassVar[list[OpenApiParameter]] = [IF_MATCH, IDEMPOTENCY_KEY, REQUEST_ID, ETAG]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A view naming its command is documented by it: the OpenAPI schema reads the view's
+        docstring, which becomes the command's (``orders.domain.commands``, the one account
+        of what it does, which the admin shows too), then what only HTTP adds (status codes,
+        where an input comes from)."""
+        super().__init_subclass__(**kwargs)
+        if "command" in cls.__dict__:
+            parts = (inspect.getdoc(cls.command), inspect.cleandoc(cls.__doc__ or ""))
+            cls.__doc__ = "\n\n".join(part for part in parts if part)
 
     def post(self, request: Request, id: UUID) -> Response:
         options = {"expected_version": if_match(request), "idempotency_key": idempotency_key(request)}

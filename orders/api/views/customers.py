@@ -13,7 +13,6 @@ from projections import selectors
 
 from ..serializers import AddressSerializer, CustomerPageSerializer, CustomerSerializer, email_field, name_field
 from .base import CommandApi, CreateApi
-from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -48,7 +47,6 @@ class CustomerApi(DetailApi):
         return selectors.customer_get(customer_id=id)
 
 
-@described
 class RegisterCustomerApi(CreateApi):
     """An e-mail address another customer has is 422 `email_taken`."""
 
@@ -66,7 +64,6 @@ class CustomersApi(CustomerListApi, RegisterCustomerApi):
     pass
 
 
-@described
 class ChangeCustomerEmailApi(CommandApi):
     """An address another customer has is 422 `email_taken`."""
 
@@ -76,7 +73,6 @@ class ChangeCustomerEmailApi(CommandApi):
         email = email_field()
 
 
-@described
 class ChangeCustomerAddressApi(CommandApi):
     command = c.ChangeCustomerAddress
 

@@ -29,7 +29,6 @@ from ..serializers import (
     text_field,
 )
 from .base import CommandApi, CreateApi, existing
-from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -71,7 +70,6 @@ class OrderCommandApi(CommandApi):
         return Money(data["amount"], existing(Order, order_id).currency)
 
 
-@described
 class CreateOrderApi(CreateApi):
     """An unknown customer is 404 with `fields.customer_id`."""
 
@@ -94,7 +92,6 @@ class OrderLineSerializer(serializers.Serializer):
     quantity = quantity_field()
 
 
-@described
 class AddOrderLineApi(OrderCommandApi):
     """A second line for a product is 422 `line_already_exists`; a discontinued product is 422
     `product_discontinued`, an unknown one 404."""
@@ -103,13 +100,11 @@ class AddOrderLineApi(OrderCommandApi):
     InputSerializer = OrderLineSerializer
 
 
-@described
 class ChangeOrderLineQuantityApi(OrderCommandApi):
     command = c.ChangeOrderLineQuantity
     InputSerializer = OrderLineSerializer
 
 
-@described
 class RemoveOrderLineApi(OrderCommandApi):
     command = c.RemoveOrderLine
 
@@ -117,7 +112,6 @@ class RemoveOrderLineApi(OrderCommandApi):
         product_id = serializers.UUIDField()
 
 
-@described
 class SetShippingAddressApi(OrderCommandApi):
     command = c.SetShippingAddress
 
@@ -125,12 +119,10 @@ class SetShippingAddressApi(OrderCommandApi):
         shipping_address = AddressSerializer()
 
 
-@described
 class PlaceOrderApi(OrderCommandApi):
     command = c.PlaceOrder
 
 
-@described
 class PayOrderApi(OrderCommandApi):
     """More is 422 `payment_exceeds_balance`."""
 
@@ -145,7 +137,6 @@ class PayOrderApi(OrderCommandApi):
         return c.RecordPayment(id, self.amount(id, data), data["method"], data["reference"], **options)
 
 
-@described
 class ShipOrderApi(OrderCommandApi):
     command = c.ShipOrder
 
@@ -154,12 +145,10 @@ class ShipOrderApi(OrderCommandApi):
         tracking_number = text_field()
 
 
-@described
 class DeliverOrderApi(OrderCommandApi):
     command = c.DeliverOrder
 
 
-@described
 class CancelOrderApi(OrderCommandApi):
     command = c.CancelOrder
 
@@ -167,7 +156,6 @@ class CancelOrderApi(OrderCommandApi):
         reason = reason_field()
 
 
-@described
 class RefundOrderApi(OrderCommandApi):
     """More than that is 422 `refund_exceeds_paid`."""
 

@@ -24,7 +24,6 @@ from ..serializers import (
     sku_field,
 )
 from .base import CommandApi, CreateApi, existing
-from .described import described
 from .queries import DetailApi, ListApi
 
 
@@ -53,7 +52,6 @@ class ProductApi(DetailApi):
         return selectors.product_get(product_id=id)
 
 
-@described
 class CreateProductApi(CreateApi):
     """A SKU another product has is 422 `sku_taken`."""
 
@@ -76,7 +74,6 @@ class ProductsApi(ProductListApi, CreateProductApi):
     pass
 
 
-@described
 class ChangeProductPriceApi(CommandApi):
     """A discontinued product is 422 `product_discontinued`."""
 
@@ -90,7 +87,6 @@ class ChangeProductPriceApi(CommandApi):
         return c.ChangeProductPrice(id, price, **options)
 
 
-@described
 class ReceiveStockApi(CommandApi):
     command = c.ReceiveStock
 
@@ -98,7 +94,6 @@ class ReceiveStockApi(CommandApi):
         quantity = quantity_field()
 
 
-@described
 class AdjustStockApi(CommandApi):
     """Less on hand than is reserved is 422 `stock_below_reserved`."""
 
@@ -109,6 +104,5 @@ class AdjustStockApi(CommandApi):
         reason = reason_field()
 
 
-@described
 class DiscontinueProductApi(CommandApi):
     command = c.DiscontinueProduct
