@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import import_module
 from typing import Any
 
 import pytest
@@ -24,9 +23,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from config import observability
+from eventstore.privileges import LOG_TABLES
 from projections.stock import StockProjection
-
-LOG_TABLES = import_module("eventstore.migrations.0003_refuse_for_everyone").TABLES
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from django.db import connections, transaction
 
 from eventstore import store
+from eventstore.privileges import LOG_TABLES
 from eventstore.records import NO_STREAM, NewEvent
 
 META = {"actor": "system", "source": "system", "correlation_id": "test-run"}
@@ -100,24 +101,23 @@ def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
         params = [p if not isinstance(p, UUID) else str(p) for p in params]
         dsn = connection.get_connection_params()
         conninfo = {k: v for k, v in dsn.items() if k in {"dbname", "user", "password", "host", "port"}}
-        tables = import_module("eventstore.migrations.0003_refuse_for_everyone").TABLES
         with psycopg.connect(**conninfo) as raw, raw.transaction():
             # The owner's act: triggers off for this transaction only.
-            for table in tables:
+            for table in LOG_TABLES:
                 raw.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             raw.execute(sql, params)
-            for table in tables:
+            for table in LOG_TABLES:
                 raw.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         return
     triggers = import_module("eventstore.migrations.0002_append_only_triggers")
     params = [p.hex if isinstance(p, UUID) else p for p in params]
     with connection.cursor() as cursor:
-        for table in triggers.TABLES:
+        for table in LOG_TABLES:
             cursor.execute(f"DROP TRIGGER {table}_refuse_update")
             cursor.execute(f"DROP TRIGGER {table}_refuse_delete")
         try:
             cursor.execute(sql.replace("::jsonb", ""), params)
         finally:
-            for table in triggers.TABLES:
+            for table in LOG_TABLES:
                 for statement in triggers.sqlite_sql(table):
                     cursor.execute(statement)

@@ -9,8 +9,9 @@ from django.db import DatabaseError, connection, transaction
 from eventstore import integrity
 from eventstore.exceptions import AppendOnlyError
 from eventstore.models import Event, Seal
+from eventstore.privileges import LOG_TABLES
 from eventstore.store import current_epoch
-from tests.conftest import LOG_TABLES, purge_allowed
+from tests.conftest import purge_allowed
 from tests.support import append_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
