@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,10 +11,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from django.db import connections, transaction
+from django.utils import timezone
 
 from eventstore import store
 from eventstore.privileges import LOG_TABLES
 from eventstore.records import NO_STREAM, NewEvent
+from projections.worker_process import wait_until
 
 META = {"actor": "system", "source": "system", "correlation_id": "test-run"}
 
@@ -121,3 +124,9 @@ def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
             for table in LOG_TABLES:
                 for statement in triggers.sqlite_sql(table):
                     cursor.execute(statement)
+
+
+def past(moment: dt.datetime) -> None:
+    """Wait until the clock has left ``moment``'s millisecond, so the next event is recorded
+    after it: SQLite's clock counts milliseconds, and two commands can share one."""
+    wait_until(lambda: timezone.now() >= moment + dt.timedelta(milliseconds=1), timeout=5, what="the clock")

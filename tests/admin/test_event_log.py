@@ -15,6 +15,7 @@ from orders.domain import Product
 from orders.domain import commands as c
 from orders.repository import UnitOfWork
 from tests.factories import customer, order, product, run
+from tests.support import past
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EVENTS = reverse("admin:eventstore_event_changelist")
@@ -122,6 +123,7 @@ def test_time_travel_by_version_and_by_moment(auditor_client):
     pid = product(price="10.00")
     run(c.ReceiveStock(pid, 5))
     moment = store.read_stream(pid)[-1].recorded_at
+    past(moment)
     run(c.ReceiveStock(pid, 7))
     url = reverse("admin:orders_product_state", args=[pid])
 
