@@ -27,8 +27,10 @@ retried; appending before other writes avoids it altogether.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import hashlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -243,6 +245,39 @@ def append(
         events_appended.send(sender=append, events=recorded, using=using)
         return recorded
     raise _conflict(recorder, stream_id, expected_version)
+
+
+@contextlib.contextmanager
+def writers_turn(stream_id: UUID, *, timeout_ms: int = 5000, using: str = "default") -> Iterator[None]:
+    """Outside a transaction: wait behind the other writers queued for ``stream_id``, then
+    hold the turn for the block, across as many transactions as it runs.
+
+    Optimistic appends need no lock, but under heavy contention an unlucky writer can lose
+    every race. A writer that lost once retries inside its turn, so losers take turns
+    instead of colliding again, and one that loses again to a writer that never queued
+    keeps its place at the head. Times out (an OperationalError) rather than wait for ever.
+    On SQLite, where writes already take turns on the database lock, it does nothing.
+    """
+    connection = recorder_for(using).connection
+    if connection.vendor != "postgresql":
+        yield
+        return
+    digest = hashlib.blake2b(b"chronicle:stream:" + stream_id.bytes, digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, false)", [f"{timeout_ms}ms"]
+        )
+        (previous, _) = cursor.fetchone()
+        try:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        finally:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _check_append(stream_type: str, stream_id: UUID, events: Sequence[NewEvent], expected_version: int) -> None:

@@ -5,7 +5,9 @@ transaction of its own and retried on conflicts.
 command's handler in ``transaction.atomic()``. A ``ConcurrencyError`` re-runs the whole
 unit (idempotency check, load, decide, append, claims, idempotency record) a bounded number
 of times, unless the caller pinned the version it saw (``expected_version``), in which case
-it is reported as a ``VersionConflict`` with the current version.
+it is reported as a ``VersionConflict`` with the current version. A command that lost a
+race retries inside its turn for the stream (``store.writers_turn``), so under heavy
+contention the losers take turns instead of losing again.
 
 With an ``idempotency_key``, the first outcome (success or domain refusal) is stored in the
 same transaction as the events and replayed for the same key and command; the same key
@@ -15,6 +17,7 @@ wins, the other is rolled back and gets the stored outcome.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -27,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from eventstore import store
 from eventstore.context import bound
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
 from eventstore.serialization import canonical_json, to_json_value
@@ -42,6 +46,7 @@ from .permissions import authorize
 from .repository import CommandResult, UnitOfWork
 
 MAX_ATTEMPTS = 10
+QUEUE_WAIT_MS = 5000  # how long a command that lost a race waits for its turn before Busy
 log = logging.getLogger("chronicle.commands")
 
 
@@ -95,30 +100,38 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
     if connection.in_atomic_block:
         raise RuntimeError("commands commit in a transaction of their own: do not dispatch inside atomic()")
     key = _Key(command, context) if command.idempotency_key else None
-    for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            _back_off(attempt)
-        try:
-            with transaction.atomic():
-                if key and (stored := key.lookup()):
-                    metrics.IDEMPOTENT_REPLAYS.labels(type(command).__name__).inc()
-                    return stored
-                uow = UnitOfWork(context, command_id, command.occurred_at)
-                result = handler(command, uow)
-                if key:
-                    key.store({"result": result.to_json()})
-                return result
-        except (_LostRace, TransactionOrderConflict):
-            continue
-        except ConcurrencyError as exc:
-            metrics.VERSION_CONFLICTS.labels(type(command).__name__).inc()
-            if command.expected_version is not None:
-                raise VersionConflict(exc.actual_version, command.expected_version) from None
-            continue
-        except DomainError as refusal:
-            if key and (first := key.settle_refusal(refusal)) is not None:
-                return first
-            raise
+    with contextlib.ExitStack() as turn:
+        queued = False
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                _back_off(attempt)
+            try:
+                with transaction.atomic():
+                    if key and (stored := key.lookup()):
+                        metrics.IDEMPOTENT_REPLAYS.labels(type(command).__name__).inc()
+                        return stored
+                    uow = UnitOfWork(context, command_id, command.occurred_at)
+                    result = handler(command, uow)
+                    if key:
+                        key.store({"result": result.to_json()})
+                    return result
+            except (_LostRace, TransactionOrderConflict):
+                continue
+            except ConcurrencyError as exc:
+                metrics.VERSION_CONFLICTS.labels(type(command).__name__).inc()
+                if command.expected_version is not None:
+                    raise VersionConflict(exc.actual_version, command.expected_version) from None
+                if not queued:
+                    try:
+                        turn.enter_context(store.writers_turn(exc.stream_id, timeout_ms=QUEUE_WAIT_MS))
+                    except OperationalError:
+                        raise Busy() from None
+                    queued = True
+                continue
+            except DomainError as refusal:
+                if key and (first := key.settle_refusal(refusal)) is not None:
+                    return first
+                raise
     raise Busy()
 
 

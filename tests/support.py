@@ -56,14 +56,17 @@ def run_threads(target: Callable[[int], Any], count: int, timeout: float = 120) 
 
 
 @contextmanager
-def held_open_append(stream: UUID) -> Iterator[None]:
-    """Append one event to the new ``stream`` on a connection of its own, in a transaction
-    held open while the with-block runs and committed when it ends."""
+def held_open_append(
+    stream: UUID, *, stream_type: str = "order", event: NewEvent | None = None, expected_version: int = NO_STREAM
+) -> Iterator[None]:
+    """Append one event to ``stream`` (a new one unless ``expected_version`` says otherwise)
+    on a connection of its own, in a transaction held open while the with-block runs and
+    committed when it ends."""
     written, release = threading.Event(), threading.Event()
 
     def writer(_: int) -> None:
         with transaction.atomic():
-            store.append("order", stream, [new_event()], expected_version=NO_STREAM, metadata=META)
+            store.append(stream_type, stream, [event or new_event()], expected_version=expected_version, metadata=META)
             written.set()
             assert release.wait(30)
 

@@ -1,19 +1,23 @@
 """Uniqueness, idempotency and retries under real concurrency: threads, own connections."""
 
 import threading
+from contextlib import contextmanager
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from django.db import connection
 
 from eventstore import store
 from eventstore.models import Event
+from orders import bus
 from orders.domain import DomainError, Money
 from orders.domain import commands as c
-from orders.errors import CommandRefused, VersionConflict
+from orders.errors import Busy, CommandRefused, VersionConflict
 from orders.models import UniqueClaim
+from projections.worker_process import wait_until
 from tests.factories import address, product, run
-from tests.support import run_threads
+from tests.support import held_open_append, new_event, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 8
@@ -92,4 +96,76 @@ def test_pinned_commands_on_one_stream_never_overwrite():
     losers = [o for o in outcomes if isinstance(o, VersionConflict)]
     assert len(winners) == 1 and len(losers) == THREADS - 1
     assert all(loser.current_version == 2 for loser in losers)
+    assert store.stream_version(pid) == 2
+
+
+@contextmanager
+def turn_held(stream_id):
+    """Hold ``stream_id``'s writers' turn on a connection of its own while the block runs."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold(_):
+        with store.writers_turn(stream_id):
+            taken.set()
+            assert release.wait(30)
+
+    holder = threading.Thread(target=run_threads, args=(hold, 1))
+    holder.start()
+    try:
+        assert taken.wait(30)
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def losing_the_first_race(pid, command):
+    """Start ``command`` on product ``pid`` in a thread so that it reads version 1 while a
+    rival's append of version 2 is open, and loses to it when the rival commits. Returns
+    the thread and a dict that receives the command's result or refusal."""
+    rival = new_event("StockReceived", quantity=2)
+    outcome = {}
+
+    def attempt(_):
+        try:
+            outcome["result"] = run(command)
+        except CommandRefused as refusal:
+            outcome["result"] = refusal
+
+    with held_open_append(pid, stream_type="product", event=rival, expected_version=1):
+        thread = threading.Thread(target=run_threads, args=(attempt, 1))
+        thread.start()
+        wait_until(lambda: _blocked_backends() > 0, timeout=10)
+    return thread, outcome
+
+
+def _blocked_backends():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres(reason="SQLite writers take turns on the database lock: there is no race to lose")
+def test_a_command_that_lost_a_race_retries_in_its_turn():
+    pid = product()
+    with turn_held(pid):
+        command, outcome = losing_the_first_race(pid, c.ReceiveStock(pid, 1))
+        command.join(1)
+        assert command.is_alive(), "the command retried without waiting for its turn"
+        assert store.stream_version(pid) == 2
+    command.join(30)
+    assert outcome["result"].version == 3
+    assert [e.data["quantity"] for e in store.read_stream(pid)[1:]] == [2, 1]
+
+
+@pytest.mark.postgres(reason="SQLite writers take turns on the database lock: there is no race to lose")
+def test_a_command_whose_turn_does_not_come_is_refused_as_busy_and_writes_nothing(monkeypatch):
+    monkeypatch.setattr(bus, "QUEUE_WAIT_MS", 200)
+    pid = product()
+    with turn_held(pid):
+        command, outcome = losing_the_first_race(pid, c.ReceiveStock(pid, 1))
+        command.join(30)
+    assert isinstance(outcome["result"], Busy)
     assert store.stream_version(pid) == 2
