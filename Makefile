@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate web worker beat
+.PHONY: install run test lint migrate release web worker beat
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,11 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# On PostgreSQL migrations run as the owner (DATABASE_OWNER_URL, DATABASE_URL by default).
+MIGRATE_DATABASE := $(if $(DATABASE_URL),owner,default)
+
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --database $(MIGRATE_DATABASE) --noinput
 
 ## Install, migrate, load demo data, print an admin login, serve on 127.0.0.1:8000.
 run: migrate
@@ -32,11 +35,18 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-## Production processes (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL,
-## REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, ALLOWED_HOSTS must be set.
-web: install
-	$(BIN)/python manage.py migrate --noinput
+## Production (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL (the app
+## role), REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, ALLOWED_HOSTS must be set.
+## The release step, before web and workers (re)start, with DATABASE_OWNER_URL set as well:
+## migrate as the owner, create or update the app role's grants, collect static files.
+release: install
+	$(BIN)/python manage.py migrate --database owner --noinput
+	$(BIN)/python manage.py setup_database_roles
 	$(BIN)/python manage.py collectstatic --noinput
+
+## Web and workers connect as the app role; in production they refuse to start with
+## DATABASE_OWNER_URL in their environment.
+web: install
 	$(BIN)/gunicorn config.wsgi -c gunicorn.conf.py
 
 worker: install

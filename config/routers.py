@@ -47,7 +47,11 @@ class ReadReplicaRouter:
         return None
 
     def db_for_write(self, model: type, **hints: Any) -> str:
-        return "default"
+        """The primary, or the database an instance came from (the owner's alias during a
+        release's migrations); never the replica, even for an instance read from it."""
+        instance = hints.get("instance")
+        came_from = instance._state.db if instance is not None else None
+        return came_from if came_from and came_from != "replica" else "default"
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
         return True

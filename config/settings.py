@@ -160,6 +160,14 @@ if DATABASE_URL:
             "timeout": env_int("DB_POOL_TIMEOUT", 10),
         }
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+    # The role that owns the log's tables and runs migrations (see "Two database roles" in
+    # the README). Only the release step and maintenance use this alias; web and workers
+    # connect as the app role and refuse to start in production with these credentials.
+    DATABASES["owner"] = dj_database_url.parse(env("DATABASE_OWNER_URL", DATABASE_URL))
+    if DATABASES["owner"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must be a postgres:// URL")
+    DATABASES["owner"]["OPTIONS"] = {"options": DATABASES["default"]["OPTIONS"]["options"]}
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
     if env("REPLICA_DATABASE_URL"):
         DATABASES["replica"] = {
             **DATABASES["default"],

@@ -13,4 +13,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from config.guards import refuse_owner_credentials
+
+refuse_owner_credentials("web")
 application = get_wsgi_application()

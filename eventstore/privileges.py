@@ -4,7 +4,8 @@ The triggers refuse UPDATE, DELETE and TRUNCATE to every session, but a role tha
 log table can disable or drop them, and a superuser can do anything: only a role limited
 to SELECT and INSERT on the log tables makes the log immutable by privilege. A system
 check (tagged ``database``, so ``migrate`` and ``check --database default`` run it) warns
-when the role can do more, and ``/readyz`` reports ``log_privileges``.
+when the role can do more, and ``/readyz`` reports ``log_privileges``. The ``owner`` alias
+is the owner by design (``eventstore.roles``), and the replica is read-only; neither is checked.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def health() -> dict[str, Any]:
 
 def check_log_privileges(app_configs: Any, databases: list[str] | None = None, **kwargs: Any) -> list[checks.Warning]:
     warnings = []
-    for alias in [name for name in databases or [] if name != "replica"]:
+    for alias in [name for name in databases or [] if name not in ("replica", "owner")]:
         problems = log_privilege_problems(alias)
         if problems:
             warnings.append(

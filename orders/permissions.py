@@ -43,13 +43,15 @@ def authorize(context: CommandContext, command_type: type) -> None:
         raise NotPermitted(f"You may not issue {command_type.__name__}.")
 
 
-def ensure_groups(**kwargs: Any) -> None:
-    """post_migrate: (re)create both groups with the permissions that exist now."""
-    readable = Permission.objects.filter(content_type__app_label__in=READ_APPS, codename__startswith="view_")
-    commands = Permission.objects.filter(
+def ensure_groups(using: str = "default", **kwargs: Any) -> None:
+    """post_migrate: (re)create both groups with the permissions that exist now, in the
+    database just migrated (the owner's alias in a release)."""
+    permissions = Permission.objects.using(using)
+    readable = permissions.filter(content_type__app_label__in=READ_APPS, codename__startswith="view_")
+    commands = permissions.filter(
         content_type__app_label="orders", codename__in=[command_codename(c) for c in ALL_COMMANDS]
     )
-    auditors, _ = Group.objects.get_or_create(name=AUDITORS)
+    auditors, _ = Group.objects.using(using).get_or_create(name=AUDITORS)
     auditors.permissions.set(readable)
-    operators, _ = Group.objects.get_or_create(name=OPERATORS)
+    operators, _ = Group.objects.using(using).get_or_create(name=OPERATORS)
     operators.permissions.set([*readable, *commands])

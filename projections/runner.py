@@ -145,20 +145,21 @@ def retry(name: str) -> RunResult:
     return run(cls)
 
 
-def ensure_checkpoint(cls: type[Subscriber]) -> None:
+def ensure_checkpoint(cls: type[Subscriber], *, using: str = "default") -> None:
     """A projection starts at the beginning of the log, a process manager at its head:
     it reacts to what happens from now on, never to history (nor after a restore)."""
-    if Checkpoint.objects.filter(pk=cls.name).exists():
+    checkpoints = Checkpoint.objects.using(using)
+    if checkpoints.filter(pk=cls.name).exists():
         return
-    start = store.head_cursor() if cls.kind is Kind.PROCESS_MANAGER else ""
-    Checkpoint.objects.get_or_create(name=cls.name, defaults={"kind": cls.kind.value, "cursor": start})
+    start = store.head_cursor(using=using) if cls.kind is Kind.PROCESS_MANAGER else ""
+    checkpoints.get_or_create(name=cls.name, defaults={"kind": cls.kind.value, "cursor": start})
 
 
-def start_process_managers(**signal: Any) -> None:
+def start_process_managers(using: str = "default", **signal: Any) -> None:
     """post_migrate: give each process manager its checkpoint at the head of the log, so it
     reacts to everything from its deployment on (and to no history)."""
     for cls in select(kind=Kind.PROCESS_MANAGER):
-        ensure_checkpoint(cls)
+        ensure_checkpoint(cls, using=using)
 
 
 def restart_process_managers(**signal: Any) -> None:

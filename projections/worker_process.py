@@ -58,7 +58,8 @@ class WorkerProcess:
 
     def __init__(self, *, broker_url: str, queue: str, log: Path, **environment: str) -> None:
         self.log = log
-        env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+        # A worker connects as the app role only: the owner's credentials stay out of it.
+        env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_OWNER_URL")}
         env |= {
             **database_environment(),
             "REDIS_URL": broker_url,

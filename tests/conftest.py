@@ -1,8 +1,12 @@
 """Test-suite wiring.
 
 The event log's tables refuse DELETE and TRUNCATE at the database level. Transactional
-tests empty every table when they end, so that clean-up, and only that, runs with the
-purge bypass that ordinary sessions lack (see eventstore migration 0002).
+tests empty every table when they end; on PostgreSQL that clean-up, and only that, is the
+owner's act (``tests.support.purge_allowed``), never the app's.
+
+With ``DATABASE_OWNER_URL`` naming another role than ``DATABASE_URL`` (as CI does), the
+owner creates and migrates the test database, ``setup_database_roles`` sets up the app role
+there, and every test then connects as the app role: the suite runs within its limits.
 
 Commits do not wake the projections here: each test runs them when it means to, and the
 tests of the wake-up turn it back on.
@@ -14,55 +18,76 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from config import observability
-from eventstore.privileges import LOG_TABLES
 from projections.stock import StockProjection
-
-
-@contextmanager
-def purge_allowed(conn: BaseDatabaseWrapper) -> Iterator[None]:
-    """Let this connection empty the log's tables for the block, never edit them.
-
-    PostgreSQL: the owner's act, in a transaction of its own: the DELETE and TRUNCATE
-    triggers are disabled, and enabled again by the commit (or the rollback) that ends it.
-    """
-    if conn.vendor == "postgresql":
-        with transaction.atomic(using=conn.alias):
-            _purge_triggers(conn, "DISABLE")
-            yield
-            _purge_triggers(conn, "ENABLE")
-    else:
-        conn.chronicle_purge_allowed = True
-        try:
-            yield
-        finally:
-            conn.chronicle_purge_allowed = False
-
-
-def _purge_triggers(conn: BaseDatabaseWrapper, action: str) -> None:
-    with conn.cursor() as cursor:
-        for table in LOG_TABLES:
-            for trigger in ("refuse_delete", "refuse_truncate"):
-                cursor.execute(f"ALTER TABLE {table} {action} TRIGGER {table}_{trigger}")
-
+from tests.support import purge_allowed
 
 _execute_sql_flush = BaseDatabaseOperations.execute_sql_flush
 
 
 def _execute_sql_flush_with_purge(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
-    with purge_allowed(self.connection):
+    if self.connection.vendor == "postgresql":
+        with purge_allowed() as owner:
+            for sql in sql_list:
+                owner.execute(sql)
+        return
+    with purge_allowed():
         _execute_sql_flush(self, sql_list)
 
 
 BaseDatabaseOperations.execute_sql_flush = _execute_sql_flush_with_purge  # type: ignore[method-assign]
+
+
+def _reconnect(user: str, password: str) -> None:
+    """The default alias connects as ``user`` from now on, on fresh connections."""
+    default = connections["default"]
+    default.close()
+    default.close_pool()
+    default.settings_dict["USER"], default.settings_dict["PASSWORD"] = user, password
+
+
+def _app_and_owner() -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """(user, password) of the app role and of the owner, when they differ (as in CI)."""
+    default, owner = settings.DATABASES["default"], settings.DATABASES.get("owner")
+    if owner is None or owner["USER"] == default["USER"]:
+        return None
+    return (default["USER"], default["PASSWORD"]), (owner["USER"], owner["PASSWORD"])
+
+
+_ROLES = _app_and_owner()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """With a separate owner (``DATABASE_OWNER_URL`` names another role, as in CI), the owner
+    creates and migrates the test database: until ``_app_role`` has run, the default alias
+    connects as the owner."""
+    if _ROLES:
+        _reconnect(*_ROLES[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _app_role(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Once the owner has created and migrated the test database, set up the app role
+    there (``setup_database_roles``, as a release would) and connect as it for the whole
+    run, so the suite runs within the app's limits; the owner drops the database at the end."""
+    if not _ROLES:
+        yield
+        return
+    app, owner = _ROLES
+    with django_db_blocker.unblock():
+        _reconnect(*app)
+        call_command("setup_database_roles", stdout=io.StringIO())
+    yield
+    _reconnect(*owner)
 
 
 @pytest.fixture(autouse=True)

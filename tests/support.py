@@ -95,6 +95,67 @@ def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UU
     return stream
 
 
+def owner_conninfo() -> dict[str, Any]:
+    """How the owner of the test database connects to it (on PostgreSQL): the owner alias's
+    role, or the app's where one role does both."""
+    from django.conf import settings
+    from django.db import connection
+
+    owner = settings.DATABASES.get("owner", connection.settings_dict)
+    return {
+        "dbname": connection.settings_dict["NAME"],
+        "user": owner["USER"],
+        "password": owner["PASSWORD"] or None,
+        "host": owner["HOST"] or None,
+        "port": owner["PORT"] or None,
+    }
+
+
+def separate_owner() -> bool:
+    """Whether the suite connects as an app role that does not own the log (as CI does)."""
+    from django.db import connection
+
+    return connection.vendor == "postgresql" and owner_conninfo()["user"] != connection.settings_dict["USER"]
+
+
+def owner_session() -> Any:
+    """A psycopg session as the test database's owner, in autocommit."""
+    import psycopg
+
+    return psycopg.connect(**owner_conninfo(), autocommit=True)
+
+
+@contextmanager
+def purge_allowed() -> Iterator[Any]:
+    """Something to ``execute`` statements on that may empty the log's tables for the block,
+    never edit them: the test suite's clean-up, and what a deliberate purge looks like.
+
+    PostgreSQL: the owner's act, in a transaction of its own: the DELETE and TRUNCATE
+    triggers are disabled, and enabled again by the commit (or the rollback) that ends it.
+    SQLite: the connection's purge flag, which its DELETE triggers read.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with owner_session() as session, session.transaction():
+            _purge_triggers(session, "DISABLE")
+            yield session
+            _purge_triggers(session, "ENABLE")
+        return
+    connection.chronicle_purge_allowed = True
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    finally:
+        connection.chronicle_purge_allowed = False
+
+
+def _purge_triggers(session: Any, action: str) -> None:
+    for table in LOG_TABLES:
+        for trigger in ("refuse_delete", "refuse_truncate"):
+            session.execute(f"ALTER TABLE {table} {action} TRIGGER {table}_{trigger}")
+
+
 def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
     """Run SQL on the test database as its owner would, with the append-only triggers out
     of the way: what someone with direct database access could do. ``%s`` placeholders;
@@ -102,12 +163,8 @@ def owner_execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        import psycopg
-
         params = [p if not isinstance(p, UUID) else str(p) for p in params]
-        dsn = connection.get_connection_params()
-        conninfo = {k: v for k, v in dsn.items() if k in {"dbname", "user", "password", "host", "port"}}
-        with psycopg.connect(**conninfo) as raw, raw.transaction():
+        with owner_session() as raw, raw.transaction():
             # The owner's act: triggers off for this transaction only.
             for table in LOG_TABLES:
                 raw.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")

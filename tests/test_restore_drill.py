@@ -15,6 +15,7 @@ from django.db import connection
 
 from tests.projections.support import catch_up_all
 from tests.restore_probe import read_models_json
+from tests.support import owner_conninfo, separate_owner
 
 pytestmark = [
     pytest.mark.postgres(reason="the drill restores into a new PostgreSQL database"),
@@ -39,15 +40,18 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture
 def new_database():
-    """An empty database on the same server, dropped afterwards; its environment."""
-    params = connection.settings_dict
+    """An empty database on the same server, created by the owner and dropped afterwards;
+    the environment of a release (the owner's URL beside the app's)."""
+    params, owner = connection.settings_dict, owner_conninfo()
     name = f"chronicle_restore_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect(
-        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
-    )
+    admin = psycopg.connect(**{**owner, "dbname": "postgres"}, autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{name}"
-    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{name}",
+        "DATABASE_OWNER_URL": f"postgres://{owner['user']}@{params['HOST']}:{params['PORT']}/{name}",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("REDIS_URL", None)
     env.pop("CELERY_BROKER_URL", None)
     try:
@@ -79,7 +83,10 @@ def test_seed_export_import_rebuild_verify_and_carry_on(tmp_path, new_database):
     exported = sum(1 for line in dump.read_text().splitlines() if '"stream_id"' in line)
 
     env = new_database
-    manage(env, "manage.py", "migrate", "--noinput")
+    manage(env, "manage.py", "migrate", "--database", "owner", "--noinput")  # the release step, as the owner
+    if separate_owner():
+        manage(env, "manage.py", "setup_database_roles")
+    # From here on, the app role: the import, the rebuild, the check, a new command.
     assert f"Restored {exported} events" in manage(env, "manage.py", "import_events", str(dump))
     manage(env, "manage.py", "rebuild_projections", "--all")
     assert manage(env, "manage.py", "verify_events").startswith(f"OK: {exported} events")

@@ -143,3 +143,31 @@ def test_the_replica_serves_read_models_by_their_table_never_the_write_side_s(mo
         "UniqueClaim": None,
         "Command": None,
     }
+
+
+def python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DEBUG", "DATABASE_OWNER_URL"}}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+OWNER = {"DATABASE_OWNER_URL": "postgres://chronicle_owner@db.internal:5432/chronicle"}
+STARTS = {
+    "web": "import config.wsgi",
+    "worker": "from celery.signals import worker_init; from config.celery import app; worker_init.send(sender=None)",
+    "beat": "from celery.signals import beat_init; from config.celery import app; beat_init.send(sender=None)",
+}
+
+
+@pytest.mark.parametrize("process", STARTS)
+def test_production_web_and_workers_refuse_the_owners_credentials(process):
+    refused = python(STARTS[process], **PRODUCTION, **OWNER)
+    assert refused.returncode != 0
+    assert f"DATABASE_OWNER_URL is set in the {process} process's environment" in refused.stderr
+    assert python(STARTS[process], **PRODUCTION).returncode == 0
+
+
+def test_the_release_step_may_hold_the_owners_credentials():
+    result = manage("check", "--deploy", "--fail-level", "ERROR", **PRODUCTION, **OWNER)
+    assert result.returncode == 0, result.stderr

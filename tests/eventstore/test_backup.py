@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from eventstore import integrity, store
 from eventstore.backup import RestoreRefused, export_events, import_events, verify_file
@@ -16,9 +15,8 @@ from eventstore.models import Event, LogIdentity, Seal
 from orders.domain import commands as c
 from orders.models import UniqueClaim
 from projections.models import Checkpoint
-from tests.conftest import purge_allowed
 from tests.factories import customer, order, product, run
-from tests.support import append_stream, held_open_append, new_stream, run_threads
+from tests.support import append_stream, held_open_append, new_stream, purge_allowed, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,9 +45,9 @@ def export(path: Path) -> Path:
 
 def empty_the_log() -> None:
     """What a new database looks like (the test suite's bypass; nothing else may do this)."""
-    with purge_allowed(connection), connection.cursor() as cursor:
+    with purge_allowed() as db:
         for table in ("chronicle_seal_head", "chronicle_seal", "chronicle_event", "chronicle_unique_claim"):
-            cursor.execute(f"DELETE FROM {table}")
+            db.execute(f"DELETE FROM {table}")
 
 
 def some_history():

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from eventstore.privileges import LOG_TABLES, check_log_privileges, log_privilege_problems
+from tests.support import owner_session
 
 pytestmark = [
     pytest.mark.postgres(reason="roles and privileges are PostgreSQL's"),
@@ -24,9 +25,9 @@ def insert_only_role(django_db_blocker) -> Iterator[tuple[str, str]]:
     connects as it; both gone afterwards."""
     role, alias = f"chronicle_probe_{uuid.uuid4().hex[:8]}", "as_probe"
     tables = ", ".join(LOG_TABLES)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {role} LOGIN")
-        cursor.execute(f"GRANT SELECT, INSERT ON {tables} TO {role}")
+    with owner_session() as owner:
+        owner.execute(f"CREATE ROLE {role} LOGIN")
+        owner.execute(f"GRANT SELECT, INSERT ON {tables} TO {role}")
     options = {k: v for k, v in connection.settings_dict.get("OPTIONS", {}).items() if k != "pool"}
     connections.settings[alias] = {**connection.settings_dict, "USER": role, "PASSWORD": "", "OPTIONS": options}
     try:
@@ -36,9 +37,9 @@ def insert_only_role(django_db_blocker) -> Iterator[tuple[str, str]]:
         connections[alias].close()
         del connections[alias]
         del connections.settings[alias]
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP OWNED BY {role}")
-            cursor.execute(f"DROP ROLE {role}")
+        with owner_session() as owner:
+            owner.execute(f"REVOKE ALL ON {tables} FROM {role}")
+            owner.execute(f"DROP ROLE {role}")
 
 
 def test_a_role_that_may_only_read_and_insert_is_insert_only(insert_only_role):
@@ -49,8 +50,8 @@ def test_a_role_that_may_only_read_and_insert_is_insert_only(insert_only_role):
 
 def test_a_grant_of_a_change_is_named(insert_only_role):
     role, alias = insert_only_role
-    with connection.cursor() as cursor:
-        cursor.execute(f"GRANT UPDATE, TRUNCATE ON chronicle_seal TO {role}")
+    with owner_session() as owner:
+        owner.execute(f"GRANT UPDATE, TRUNCATE ON chronicle_seal TO {role}")
     assert log_privilege_problems(alias) == [f"{role} may UPDATE, TRUNCATE chronicle_seal"]
     (warning,) = check_log_privileges(None, databases=[alias])
     assert warning.id == "eventstore.W001" and "chronicle_seal" in warning.msg
@@ -58,14 +59,13 @@ def test_a_grant_of_a_change_is_named(insert_only_role):
 
 def test_a_member_of_the_owning_role_owns_the_log(insert_only_role):
     role, alias = insert_only_role
-    owner = connection.settings_dict["USER"]
-    with connection.cursor() as cursor:
-        cursor.execute(f"GRANT {owner} TO {role}")
-    try:
-        assert log_privilege_problems(alias) == [f"{role} owns {table}" for table in sorted(LOG_TABLES)]
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"REVOKE {owner} FROM {role}")
+    with owner_session() as owner:
+        owner_role = owner.info.user
+        owner.execute(f"GRANT {owner_role} TO {role}")
+        try:
+            assert log_privilege_problems(alias) == [f"{role} owns {table}" for table in sorted(LOG_TABLES)]
+        finally:
+            owner.execute(f"REVOKE {owner_role} FROM {role}")
 
 
 def test_a_superuser_is_unsafe_whatever_it_was_granted(client):

@@ -18,6 +18,8 @@ from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
+from tests.support import owner_conninfo
+
 PROXIES = ("order", "product", "customer")
 BEFORE = ("orders", "0002_order_number_sequence")
 ALIAS = "old_layout"
@@ -30,10 +32,11 @@ def old_database(tmp_path: Path, django_db_blocker) -> Iterator[str]:
     settings["OPTIONS"] = {k: v for k, v in settings.get("OPTIONS", {}).items() if k != "pool"}
     drop = None
     if connection.vendor == "postgresql":
+        # The owner creates databases and runs migrations.
+        owner = owner_conninfo()
+        settings["USER"], settings["PASSWORD"] = owner["user"], owner["password"] or ""
         name = f"chronicle_layout_{uuid.uuid4().hex[:8]}"
-        server = psycopg.connect(
-            host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres", autocommit=True
-        )
+        server = psycopg.connect(**{**owner, "dbname": "postgres"}, autocommit=True)
         server.execute(f'CREATE DATABASE "{name}"')
         drop = lambda: server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # noqa: E731
     else:
