@@ -36,7 +36,8 @@ lint: install
 	$(BIN)/lint-imports
 
 ## Production (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL (the app
-## role), REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, ALLOWED_HOSTS must be set.
+## role), REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, SEAL_SIGNING_KEY, SEAL_SIGNING_KEY_ID,
+## ALLOWED_HOSTS must be set.
 ## The release step, before web and workers (re)start, with DATABASE_OWNER_URL set as well:
 ## migrate as the owner, create or update the app role's grants, collect static files.
 release: install

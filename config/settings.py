@@ -9,6 +9,8 @@ the settings that ``manage.py check --deploy`` asks for. The README lists every 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from pathlib import Path
@@ -67,6 +69,18 @@ def secret(name: str, dev_default: str, *, min_length: int = 32) -> str:
         return dev_default
     if PRODUCTION and len(value) < min_length:
         raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long")
+    return value
+
+
+def ed25519_key(name: str, value: str) -> str:
+    """``value`` if it is the base64 of 32 bytes (an Ed25519 key), else a start-up error.
+    The message never repeats the value: it may be a private key."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"{name} must be the base64 of a 32-byte Ed25519 key")
     return value
 
 
@@ -206,6 +220,32 @@ for entry in env_list("EVENT_SIGNING_OLD_KEYS", []):
     if not sep or not key_id or not key:
         raise ImproperlyConfigured("EVENT_SIGNING_OLD_KEYS entries must look like 'key_id:secret'")
     EVENT_SIGNING_KEYS.setdefault(key_id, key)
+
+# The Ed25519 key that signs seals (base64 of its 32 raw private bytes; `manage.py seal_key
+# --generate` makes one) and its id. Without it, development generates a key into
+# SEAL_KEY_FILE on first use (eventstore.sealkeys); production refuses to start.
+SEAL_SIGNING_KEY = env("SEAL_SIGNING_KEY")
+if SEAL_SIGNING_KEY is None and PRODUCTION:
+    raise ImproperlyConfigured("SEAL_SIGNING_KEY must be set when DJANGO_ENV=production")
+if SEAL_SIGNING_KEY is not None:
+    ed25519_key("SEAL_SIGNING_KEY", SEAL_SIGNING_KEY)
+SEAL_SIGNING_KEY_ID = env("SEAL_SIGNING_KEY_ID", None if PRODUCTION else "dev")
+if SEAL_SIGNING_KEY_ID is None:
+    raise ImproperlyConfigured("SEAL_SIGNING_KEY_ID must be set when DJANGO_ENV=production")
+SEAL_KEY_FILE = Path(env("SEAL_KEY_FILE", str(BASE_DIR / "var" / "seal-signing-key")))
+# Public keys (id -> base64) of retired seal keys, so seals made before a rotation still verify.
+SEAL_OLD_PUBLIC_KEYS: dict[str, str] = {}
+for number, entry in enumerate(env_list("SEAL_OLD_PUBLIC_KEYS", []), start=1):
+    key_id, sep, key = entry.partition(":")
+    if not sep or not key_id or not key:
+        raise ImproperlyConfigured(
+            f"SEAL_OLD_PUBLIC_KEYS entries must look like 'key_id:base64_public_key' (entry {number} does not)"
+        )
+    if key_id == SEAL_SIGNING_KEY_ID or key_id in SEAL_OLD_PUBLIC_KEYS:
+        raise ImproperlyConfigured(
+            f"SEAL_OLD_PUBLIC_KEYS: key id {key_id!r} is taken (by the current key or an earlier entry)"
+        )
+    SEAL_OLD_PUBLIC_KEYS[key_id] = ed25519_key(f"SEAL_OLD_PUBLIC_KEYS entry {key_id!r}", key)
 
 # --- Commands ---------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ PRODUCTION = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": "x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
     "EVENT_SIGNING_KEY": "an-event-signing-key-that-is-long-enough",
+    "SEAL_SIGNING_KEY": "c2VhbC1zaWduaW5nLWtleS1vZi0zMi1ieXRlcyEhISE=",
+    "SEAL_SIGNING_KEY_ID": "s2026",
     "ALLOWED_HOSTS": "shop.example",
     "DATABASE_URL": "postgres://chronicle@db.internal:5432/chronicle",
     "REDIS_URL": "redis://redis.internal:6379/0",
