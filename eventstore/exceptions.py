@@ -58,4 +58,4 @@ class AppendOnlyError(EventStoreError):
 
 
 class UnknownSigningKey(EventStoreError):
-    """An event names a signing key id that the settings do not hold."""
+    """An event or a seal names a signing key id that the settings do not hold."""

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, connections
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.test import override_settings
 
 from config import observability
 from projections.stock import StockProjection
@@ -88,6 +89,16 @@ def _app_role(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
         call_command("setup_database_roles", stdout=io.StringIO())
     yield
     _reconnect(*owner)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seal_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The development seal key lives in a directory of the run's own, never the checkout's
+    var/: for this process and for the processes tests start."""
+    path = tmp_path_factory.mktemp("seal-key") / "seal-signing-key"
+    with pytest.MonkeyPatch.context() as patch, override_settings(SEAL_KEY_FILE=path):
+        patch.setenv("SEAL_KEY_FILE", str(path))
+        yield
 
 
 @pytest.fixture(autouse=True)
