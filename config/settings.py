@@ -273,8 +273,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "chronicle")
 PROJECTION_SWEEP_SECONDS = env_int("PROJECTION_SWEEP_SECONDS", 5)
+# Sealing (see eventstore.sealing): Celery beat seals every SEAL_INTERVAL_SECONDS; the
+# embedded default, which has no beat, seals after each committed command instead.
+SEAL_INTERVAL_SECONDS = env_int("SEAL_INTERVAL_SECONDS", 10)
+SEAL_AFTER_COMMIT = env_bool("SEAL_AFTER_COMMIT", CELERY_TASK_ALWAYS_EAGER)
+# Unsealed events older than this make verify_events report the log stale (exit 2).
+SEAL_STALE_SECONDS = env_int("SEAL_STALE_SECONDS", 120)
+# Each seal is also appended here: a JSON-lines file; point it at append-only storage.
+SEAL_WITNESS = env("SEAL_WITNESS", str(BASE_DIR / "var" / "seal-witness.jsonl"))
 CELERY_BEAT_SCHEDULE = {
-    "seal-event-log": {"task": "eventstore.seal", "schedule": env_int("SEAL_INTERVAL_SECONDS", 3600)},
+    "seal-event-log": {
+        "task": "eventstore.seal",
+        "schedule": SEAL_INTERVAL_SECONDS,
+        "options": {"expires": SEAL_INTERVAL_SECONDS},
+    },
     # The safety net behind the wake-ups sent on commit (see projections.wakeup).
     "sweep-projections": {
         "task": "projections.sweep",

@@ -27,8 +27,10 @@ class EventstoreConfig(AppConfig):
     def ready(self) -> None:
         from .metrics import count_appended
         from .privileges import check_log_privileges
+        from .sealing import on_events_appended
         from .store import events_appended
 
         checks.register(check_log_privileges, checks.Tags.database)
         connection_created.connect(_install_sqlite_functions, dispatch_uid="chronicle_sqlite_functions")
         events_appended.connect(count_appended, dispatch_uid="chronicle_count_appended")
+        events_appended.connect(on_events_appended, dispatch_uid="chronicle_seal_after_commit")

@@ -1,28 +1,34 @@
 """Exporting the event log to a file and restoring a database from that file alone.
 
-The file is JSON lines: a header, one line per event in feed order (as stored: payloads
-are not upcast, hashes and key ids are kept), and a trailing seal that signs the number of
-events and a digest of every (stream, version, hash) in file order. Exporting streams
-the log page by page, in constant memory.
+The file is JSON lines: a header, then one line per sealed event in leaf order (the order
+the sealer read the feed), as stored (payloads not upcast, key ids and hashes kept), with
+each seal (``{"seal": {...}}``, its signed fields) right after the event that completes
+its tree; the last line is the newest seal. The event lines are the leaves: a leaf's bytes
+are its line's stored columns as canonical JSON (see ``sealing``). Exporting first seals
+every event committed before the export began, then streams the log page by page, in
+constant memory.
 
-Restoring verifies the whole file first (every stream's hash chain from version 1, the
-seal's signature, count and digest) and writes nothing unless all of it holds. It loads
-the events into an empty log keeping their ids, streams, versions, positions, recorded
-times, metadata, key ids and hashes; the database stamps its own transaction ids. It then
-moves the position sequence past what it loaded, starts a new log epoch (so feed cursors
-from before the restore are refused as expired), seals the restored heads, and sends
-``log_restored`` so the other apps rebuild what derives from the log (uniqueness claims,
-order numbers, where process managers start).
+Restoring verifies the whole file first (every stream's hash chain from version 1, every
+leaf, every seal's signature with the public keyring and its root against the leaves
+before it, and that the file ends with a seal over all of them) and writes nothing unless
+all of it holds. It loads the events into an empty log keeping their ids, streams,
+versions, positions, recorded times, metadata, key ids and hashes, in the file's order:
+each run of rising positions in transactions of its own, so the restored feed lists the
+events exactly as the file does (on PostgreSQL the feed orders by transaction, then
+position; SQLite's feed is position order, as its exports are). It keeps the leaves and
+the seals exactly, so the restored log verifies against seals, and witness lines, made
+before the restore; the sealer resumes after the last restored leaf. It then moves the
+position sequence past what it loaded, starts a new log epoch (feed cursors from before
+are refused as expired) and sends ``log_restored`` so the other apps rebuild what derives
+from the log (uniqueness claims, order numbers, where process managers start).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid4
@@ -30,17 +36,18 @@ from uuid import UUID, uuid4
 from django.db import connections, transaction
 from django.dispatch import Signal
 
-from . import integrity
+from . import merkle, sealing
 from . import store as event_store
 from .cursor import FeedKey
 from .exceptions import EventStoreError
 from .export import STORED_COLUMNS, stored_row
-from .models import Event, LogIdentity
+from .models import Event, Leaf, LogIdentity, Seal
+from .recorders import recorder_for
 from .serialization import canonical_json, parse_datetime
-from .signing import current_key, event_hash, key_for, sign_text
+from .signing import event_hash, key_for
 
 FORMAT = "chronicle-events"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 IMPORT_BATCH = 2000
 
 # Sent after a restore, inside no transaction, with `using`: rebuild what derives from the log.
@@ -56,22 +63,6 @@ class ExportIncomplete(EventStoreError):
     event committed before the export began; no seal was written."""
 
 
-@dataclass
-class _Seal:
-    count: int = 0
-    digest: Any = None
-
-    def __post_init__(self) -> None:
-        self.digest = hashlib.sha256()
-
-    def add(self, line: dict[str, Any]) -> None:
-        self.count += 1
-        self.digest.update(f"{line['stream_id']}:{line['version']}:{line['hash']}\n".encode())
-
-    def text(self) -> str:
-        return canonical_json({"digest": self.digest.hexdigest(), "event_count": self.count})
-
-
 def export_events(
     out: IO[str],
     *,
@@ -80,26 +71,65 @@ def export_events(
     progress: IO[str] = sys.stderr,
     wait_seconds: float = 60.0,
 ) -> int:
-    """Write the log (after the cursor ``after``) to ``out``; returns the events written.
+    """Write the log to ``out``; returns the events written.
 
-    The file holds at least every event committed before the export began. The feed only
-    passes an event once every older transaction has ended, so an export that started
-    while such a transaction was open waits for it (up to ``wait_seconds``) instead of
-    sealing a file that silently stops short; past that it raises ExportIncomplete.
+    The file holds at least every event committed before the export began: they are
+    sealed first. The feed (and so the sealer) only passes an event once every older
+    transaction has ended, so an export that started while such a transaction was open
+    waits for it (up to ``wait_seconds``) instead of writing a file that silently stops
+    short; past that it raises ExportIncomplete. With ``after`` (a feed cursor) it writes
+    the events after it in feed order and no seals: such a file cannot restore a log.
     """
-    seal = _Seal()
     out.write(json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "after": after}) + "\n")
-    for events in _pages(after, using, event_store.committed_key(using=using), wait_seconds):
+    written = 0
+    if after:
+        for events in _pages(after, using, event_store.committed_key(using=using), wait_seconds):
+            for event in events:
+                out.write(json.dumps(stored_row(event), ensure_ascii=False) + "\n")
+            written += len(events)
+        return written
+    newest = _sealed_past(event_store.committed_key(using=using), using, wait_seconds)
+    if newest is None:
+        return 0
+    seals = iter(Seal.objects.using(using).filter(tree_size__lte=newest.tree_size).order_by("tree_size"))
+    next_seal = next(seals, None)
+    for events in _sealed_events(newest.tree_size, using):
         for event in events:
-            line = stored_row(event)
-            seal.add(line)
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        progress.write(f"\rexported {seal.count} events")
-    key_id, key = current_key()
-    text = seal.text()
-    out.write(json.dumps({"seal": {**json.loads(text), "key_id": key_id, "signature": sign_text(key, text)}}) + "\n")
-    progress.write(f"\rexported {seal.count} events\n")
-    return seal.count
+            out.write(json.dumps(stored_row(event), ensure_ascii=False) + "\n")
+            written += 1
+            while next_seal is not None and next_seal.tree_size == written:
+                out.write(json.dumps({"seal": sealing.SignedSeal.of(next_seal).to_json()}) + "\n")
+                next_seal = next(seals, None)
+        progress.write(f"\rexported {written} events")
+    progress.write(f"\rexported {written} events\n")
+    return written
+
+
+def _sealed_past(until: FeedKey, using: str, wait_seconds: float) -> Seal | None:
+    """Wait until the feed's horizon passes ``until`` (older transactions have ended), then
+    seal: the newest seal covers every event committed before ``until``. None: an empty log."""
+    deadline = time.monotonic() + wait_seconds
+    while recorder_for(using).horizon()[0] < until:
+        if time.monotonic() >= deadline:
+            raise ExportIncomplete(
+                f"a transaction older than the export stayed open for {wait_seconds:g}s, "
+                "so events committed before it began could not be sealed; retry when it has ended"
+            )
+        time.sleep(0.05)
+    sealing.seal(using=using)
+    return sealing.newest_seal(using=using)
+
+
+def _sealed_events(tree_size: int, using: str) -> Iterator[list[Event]]:
+    """The first ``tree_size`` leaves' events, as stored, in leaf order, a page at a time."""
+    after = -1
+    while after + 1 < tree_size:
+        leaves = list(Leaf.objects.using(using).filter(index__gt=after, index__lt=tree_size).order_by("index")[:1000])
+        if not leaves:
+            return
+        rows = {e.position: e for e in Event.objects.using(using).filter(position__in=[x.position for x in leaves])}
+        yield [rows[leaf.position] for leaf in leaves if leaf.position in rows]
+        after = leaves[-1].index
 
 
 def _pages(after: str | None, using: str, until: FeedKey, wait_seconds: float) -> Iterator[list[Event]]:
@@ -143,24 +173,40 @@ def verify_file(path: Path) -> int:
     if header.get("after"):
         raise RestoreRefused("a partial export (--after) cannot restore a log on its own")
     heads: dict[str, tuple[int, str]] = {}
-    seal, signed = _Seal(), None
+    frontier = merkle.Frontier()
+    last_position, last_seal = 0, None
     for line in lines:
-        if signed is not None:
-            raise RestoreRefused("lines follow the seal")
         if "seal" in line:
-            signed = line["seal"]
+            last_seal = _check_seal(line["seal"], frontier, last_position, last_seal)
             continue
         _check_link(line, heads)
-        seal.add(line)
-    if signed is None:
-        raise RestoreRefused("the file has no seal: it was cut short")
+        frontier.append(sealing.leaf_hash_of(line))
+        last_position = line["position"]
+    if last_seal is None or last_seal.tree_size != frontier.size:
+        raise RestoreRefused("the file does not end with a seal over all its events: it was cut short")
+    return frontier.size
+
+
+def _check_seal(
+    value: Any, frontier: merkle.Frontier, last_position: int, previous: sealing.SignedSeal | None
+) -> sealing.SignedSeal:
+    """A seal line: signed by a key of the keyring, over exactly the events before it."""
     try:
-        valid = sign_text(key_for(signed["key_id"]), seal.text()) == signed["signature"]
-    except (KeyError, EventStoreError):
-        valid = False
-    if not valid or signed.get("event_count") != seal.count:
-        raise RestoreRefused(f"the seal does not match the {seal.count} events in the file")
-    return seal.count
+        signed = sealing.SignedSeal.from_json(value)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise RestoreRefused("a seal line is incomplete or unreadable") from None
+    if not signed.signature_checks():
+        raise RestoreRefused(f"the seal of tree size {signed.tree_size}: its signature does not verify")
+    if (
+        signed.tree_size != frontier.size
+        or signed.root_hash != frontier.root().hex()
+        or signed.last_position != last_position
+        or (previous is not None and signed.tree_size <= previous.tree_size)
+    ):
+        raise RestoreRefused(
+            f"the seal of tree size {signed.tree_size} does not match the {frontier.size} events before it"
+        )
+    return signed
 
 
 def _check_link(line: dict[str, Any], heads: dict[str, tuple[int, str]]) -> None:
@@ -191,30 +237,80 @@ def _check_link(line: dict[str, Any], heads: dict[str, tuple[int, str]]) -> None
 
 def import_events(path: Path, *, using: str = "default", progress: IO[str] = sys.stderr) -> int:
     """Restore a log from an export into an empty database; returns the events loaded."""
-    if Event.objects.using(using).exists():
-        raise RestoreRefused("the event log is not empty: restore into a new database")
+    for model in (Event, Leaf, Seal):
+        if model.objects.using(using).exists():
+            raise RestoreRefused("the event log is not empty: restore into a new database")
     total = verify_file(path)
-    loaded = 0
-    for batch in _batches(line for line in _read_lines(path) if "stream_id" in line):
-        with transaction.atomic(using=using):
-            _insert(batch, using)
-        loaded += len(batch)
-        progress.write(f"\rimported {loaded}/{total} events")
-    progress.write("\n")
+    batch = _Batch(using)
+    frontier = merkle.Frontier()
+    for line in _read_lines(path):
+        if "seal" in line:
+            batch.seals.append((sealing.SignedSeal.from_json(line["seal"]), frontier.to_json()))
+        elif "stream_id" in line:
+            if len(batch.events) >= IMPORT_BATCH or line["position"] <= batch.last_position:
+                batch.commit()
+                progress.write(f"\rimported {frontier.size}/{total} events")
+            digest = sealing.leaf_hash_of(line)
+            batch.add(line, Leaf(index=frontier.size, position=line["position"], hash=digest.hex()))
+            frontier.append(digest)
+    batch.commit()
+    progress.write(f"\rimported {frontier.size}/{total} events\n")
     _after_restore(using)
     log_restored.send(sender=import_events, using=using)
-    return loaded
+    return frontier.size
 
 
-def _batches(lines: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == IMPORT_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class _Batch:
+    """Events, their leaves and the seals that follow them, committed together. A batch
+    holds rising positions only, so the feed (transaction, then position) keeps the file's
+    order; the seals' place in the feed is this transaction's id."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.events: list[dict[str, Any]] = []
+        self.leaves: list[Leaf] = []
+        self.seals: list[tuple[sealing.SignedSeal, dict[str, Any]]] = []
+        self.last_position = 0
+
+    def add(self, line: dict[str, Any], leaf: Leaf) -> None:
+        self.events.append(line)
+        self.leaves.append(leaf)
+        self.last_position = line["position"]
+
+    def commit(self) -> None:
+        if not self.events and not self.seals:
+            return
+        with transaction.atomic(using=self.using):
+            _insert(self.events, self.using)
+            Leaf.objects.using(self.using).bulk_create(self.leaves, batch_size=2000)
+            transaction_id = _transaction_id(self.using)
+            Seal.objects.using(self.using).bulk_create(
+                [
+                    Seal(
+                        tree_size=signed.tree_size,
+                        root_hash=signed.root_hash,
+                        last_position=signed.last_position,
+                        epoch=signed.epoch,
+                        sealed_at=parse_datetime(signed.sealed_at),
+                        key_id=signed.key_id,
+                        signature=signed.signature,
+                        feed_transaction_id=transaction_id,
+                        frontier=frontier,
+                    )
+                    for signed, frontier in self.seals
+                ]
+            )
+        self.events, self.leaves, self.seals = [], [], []
+
+
+def _transaction_id(using: str) -> int:
+    """This transaction's id, which the feed orders by (PostgreSQL); 0 on SQLite."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return cursor.fetchone()[0]
 
 
 def _as_is(value: Any) -> Any:
@@ -224,6 +320,8 @@ def _as_is(value: Any) -> Any:
 def _insert(batch: list[dict[str, Any]], using: str) -> None:
     """Insert as stored, each row in ``STORED_COLUMNS`` order; the transaction id column
     keeps its default (this transaction)."""
+    if not batch:
+        return
     connection = connections[using]
     stored: dict[str, Callable[[Any], Any]] = {
         "event_id": lambda value: _uuid(value, connection.vendor),
@@ -259,4 +357,3 @@ def _after_restore(using: str) -> None:
             )
             cursor.execute("ANALYZE chronicle_event")  # fresh statistics, or the feed's plans go astray
     LogIdentity.objects.using(using).create(epoch=uuid4().hex)
-    integrity.seal(using=using)

@@ -1,39 +1,44 @@
-"""Tamper evidence: verifying every stream's hash chain, and sealing stream heads.
+"""Tamper evidence: verifying the log against its hash chains, its leaves, its seals and
+the witness, in one run.
 
-A stream's chain catches a changed, inserted or removed event inside the stream, but not
-its last events removed, nor a whole stream removed. Seals catch those: ``seal()`` appends
-a signed record of the heads of the streams that changed since the last seal, together with
-the number of events so far. ``verify()`` walks every chain in (stream, version) order, page
-by page in constant memory, merges the latest sealed head of each stream into that walk,
-checks the seals' own signature chain and the event count, and reports every problem it
-finds, first broken link first.
-
-Limits: removing the newest seal together with the events after the one before it cannot
-be told from a log that was never sealed again; seal often (a periodic task does).
+- **Chains.** Every stream's HMAC chain, in (stream, version) order, page by page in
+  constant memory: a changed event, or one missing inside a stream.
+- **Leaves.** The leaves are exactly the sealed events: leaf indexes run without gaps,
+  each leaf's event is still there and still hashes to the leaf (content, position and
+  recorded time), and as many events lie up to the newest seal's place in the feed as it
+  has leaves. A removed tail, a removed stream, swapped positions or a backdated event
+  shows here.
+- **Seals.** Every seal's Ed25519 signature, and its root against the tree the leaves
+  build at its size; since all roots come from the one sequence of leaves, consecutive
+  seals are consistent.
+- **Witness.** Every seal of this log's epochs in the witness must be in the database,
+  unchanged, and its root must be what the leaves build at its size: deleting the newest
+  seals, or every seal, shows here.
+- **Unsealed tail.** Events no seal covers yet: how many, and how old the oldest is;
+  older than ``SEAL_STALE_SECONDS`` makes the log stale.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
+import datetime as dt
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db import connections, transaction
-from django.db.models import F, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.conf import settings
+from django.utils import timezone
 
-from . import cursor as feed_cursor
+from . import merkle, sealing
+from .cursor import FeedKey
 from .exceptions import UnknownSigningKey
-from .models import Seal, SealHead
-from .recorders import StreamHead, recorder_for
+from .export import stored_row
+from .models import Event, Leaf, Seal
+from .recorders import recorder_for
 from .records import RecordedEvent
 from .serialization import canonical_json, format_datetime
-from .signing import current_key, event_hash, key_for, sign_text
+from .signing import event_hash, key_for
 
 PAGE_SIZE = 5000
 MAX_PROBLEMS = 100
-SEAL_LOCK = 0x43484C53  # "CHLS": advisory lock key for sealing
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +64,24 @@ class Problem:
 class Report:
     events: int = 0
     streams: int = 0
+    leaves: int = 0
     seals: int = 0
-    sealed_streams: int = 0
+    newest_seal: Seal | None = None
+    unsealed: int = 0
+    oldest_unsealed: dt.datetime | None = None
+    witnessed: int = 0
+    stale: bool = False
     problems: list[Problem] = field(default_factory=list)
     more_problems: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.stale
+
+    @property
+    def exit_code(self) -> int:
+        """0 all verifies, 1 tampered, 2 nothing tampered but the unsealed tail is stale."""
+        return 1 if self.problems else 2 if self.stale else 0
 
     def add(self, problem: Problem) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -76,141 +91,34 @@ class Report:
 
     def summary(self) -> str:
         text = (
-            f"{self.events} events in {self.streams} streams, {self.seals} seals "
-            f"({self.sealed_streams} sealed stream heads)"
+            f"{self.events} events in {self.streams} streams, {self.leaves} leaves, {self.seals} seals"
+            f" ({self.witnessed} in the witness), {self.unsealed} unsealed"
         )
-        if self.ok:
-            return f"OK: {text}; every hash chain and seal verifies."
-        return f"BROKEN: {text}; {len(self.problems) + self.more_problems} problems, first: {self.problems[0]}"
-
-
-def _seal_text(seal: Seal, heads_digest: str) -> str:
-    return canonical_json(
-        {
-            "event_count": seal.event_count,
-            "head_count": seal.head_count,
-            "heads_digest": heads_digest,
-            "position": seal.position,
-            "previous_signature": seal.previous_signature,
-            "transaction_id": seal.transaction_id,
-        }
-    )
-
-
-def _digest(heads: Iterator[StreamHead]) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    count = 0
-    for head in heads:
-        digest.update(f"{head.stream_id}:{head.stream_type}:{head.version}:{head.hash}\n".encode())
-        count += 1
-    return digest.hexdigest(), count
-
-
-def _heads_by_stream(heads: QuerySet[SealHead]) -> Iterator[StreamHead]:
-    """The heads in stream id order, a page at a time (keyset pagination)."""
-    after = UUID(int=0)
-    while True:
-        page = list(
-            heads.filter(stream_id__gt=after)
-            .order_by("stream_id")
-            .values_list("stream_id", "stream_type", "version", "hash")[:PAGE_SIZE]
-        )
-        yield from (StreamHead(*row) for row in page)
-        if len(page) < PAGE_SIZE:
-            return
-        after = page[-1][0]
-
-
-def _seal_heads(seal_id: int, using: str) -> Iterator[StreamHead]:
-    return _heads_by_stream(SealHead.objects.using(using).filter(seal_id=seal_id))
-
-
-def _latest_sealed_heads(using: str) -> Iterator[StreamHead]:
-    """Each sealed stream's head from the newest seal that lists it, by stream id."""
-    newest_first = Window(RowNumber(), partition_by=[F("stream_id")], order_by=F("seal_id").desc())
-    return _heads_by_stream(SealHead.objects.using(using).annotate(rank=newest_first).filter(rank=1))
-
-
-def _lock_seals(using: str) -> None:
-    """One sealer at a time, or two seals could follow the same previous seal. (SQLite's
-    IMMEDIATE transactions serialise writers already.)"""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK])
-
-
-def seal(*, using: str = "default") -> Seal:
-    """Append a seal of the heads of every stream that changed since the last seal."""
-    recorder = recorder_for(using)
-    with transaction.atomic(using=using):
-        _lock_seals(using)
-        previous = Seal.objects.using(using).order_by("-id").first()
-        after = feed_cursor.FeedKey(previous.transaction_id, previous.position) if previous else feed_cursor.START
-        upto, _ = recorder.horizon()
-        upto = max(after, upto)
-        heads = recorder.changed_heads(after, upto)
-        key_id, key = current_key()
-        new = Seal(
-            transaction_id=upto.transaction_id,
-            position=upto.position,
-            event_count=recorder.count_upto(upto),
-            head_count=len(heads),
-            previous_signature=previous.signature if previous else "",
-            key_id=key_id,
-        )
-        digest, _ = _digest(iter(heads))
-        new.signature = sign_text(key, _seal_text(new, digest))
-        new.save(using=using)
-        SealHead.objects.using(using).bulk_create(
-            [
-                SealHead(seal=new, stream_id=h.stream_id, stream_type=h.stream_type, version=h.version, hash=h.hash)
-                for h in heads
-            ],
-            batch_size=1000,
-        )
-    return new
-
-
-def _verify_seals(report: Report, using: str) -> Seal | None:
-    """Check each seal's signature and the chain between them; return the newest seal."""
-    previous: Seal | None = None
-    for seal_row in Seal.objects.using(using).order_by("id").iterator(chunk_size=1000):
-        report.seals += 1
-        expected_previous = previous.signature if previous else ""
-        if seal_row.previous_signature != expected_previous:
-            report.add(Problem("seal_chain_broken", f"seal {seal_row.id} does not follow the seal before it"))
-        digest, count = _digest(_seal_heads(seal_row.id, using))
-        try:
-            key = key_for(seal_row.key_id)
-        except UnknownSigningKey as exc:
-            report.add(Problem("unknown_key", f"seal {seal_row.id}: {exc}"))
-        else:
-            if count != seal_row.head_count or sign_text(key, _seal_text(seal_row, digest)) != seal_row.signature:
-                report.add(Problem("seal_tampered", f"seal {seal_row.id} or its heads were changed"))
-        previous = seal_row
-    return previous
+        if self.oldest_unsealed is not None:
+            text += f" (oldest {(timezone.now() - self.oldest_unsealed).total_seconds():.0f} s)"
+        if self.problems:
+            return f"BROKEN: {text}; {len(self.problems) + self.more_problems} problems, first: {self.problems[0]}"
+        if self.stale:
+            return (
+                f"STALE: {text}; unsealed events are older than {settings.SEAL_STALE_SECONDS} s: is the sealer running?"
+            )
+        return f"OK: {text}; every hash chain, leaf and seal verifies."
 
 
 class _ChainWalk:
-    """Walks events in (stream, version) order beside the latest sealed heads, also in
-    stream order, so a whole log is checked in one pass and constant memory."""
+    """Walks events in (stream, version) order, checking each stream's HMAC chain."""
 
-    def __init__(self, report: Report, sealed: Iterator[StreamHead]) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
-        self.sealed = sealed
-        self.next_sealed = next(sealed, None)
         self.keys: dict[str, bytes] = {}
         self.stream: UUID | None = None
-        self.sealed_head: StreamHead | None = None
-        self.sealed_hash_ok = False
         self.previous_hash = ""
         self.last_version = 0
 
     def event(self, event: RecordedEvent, key_id: str, hash_: str) -> None:
         if event.stream_id != self.stream:
-            self._end_stream()
-            self._start_stream(event.stream_id)
+            self.report.streams += 1
+            self.stream, self.previous_hash, self.last_version = event.stream_id, "", 0
         self.report.events += 1
         if event.version != self.last_version + 1:
             self.report.add(
@@ -233,51 +141,7 @@ class _ChainWalk:
                     event.position,
                 )
             )
-        head = self.sealed_head
-        if head is not None and event.version == head.version:
-            self.sealed_hash_ok = hash_ == head.hash and event.stream_type == head.stream_type
         self.previous_hash, self.last_version = hash_, event.version
-
-    def finish(self) -> None:
-        self._end_stream()
-        self._skip_sealed_before(None)
-
-    def _start_stream(self, stream_id: UUID) -> None:
-        self.report.streams += 1
-        self.stream, self.previous_hash, self.last_version = stream_id, "", 0
-        self._skip_sealed_before(stream_id)
-        self.sealed_head, self.sealed_hash_ok = None, False
-        if self.next_sealed is not None and self.next_sealed.stream_id == stream_id:
-            self.sealed_head, self.next_sealed = self.next_sealed, next(self.sealed, None)
-
-    def _skip_sealed_before(self, stream_id: UUID | None) -> None:
-        """Sealed streams that sort before ``stream_id`` (None: all) have no events left."""
-        while self.next_sealed is not None and (stream_id is None or self.next_sealed.stream_id < stream_id):
-            head = self.next_sealed
-            self.report.sealed_streams += 1
-            self.report.add(
-                Problem("stream_missing", f"sealed at version {head.version}, now has no events", head.stream_id)
-            )
-            self.next_sealed = next(self.sealed, None)
-
-    def _end_stream(self) -> None:
-        head = self.sealed_head
-        if head is None:
-            return
-        self.report.sealed_streams += 1
-        if self.last_version < head.version:
-            self.report.add(
-                Problem(
-                    "events_missing",
-                    f"sealed at version {head.version}, now ends at version {self.last_version}",
-                    head.stream_id,
-                    self.last_version + 1,
-                )
-            )
-        elif not self.sealed_hash_ok:
-            self.report.add(
-                Problem("sealed_head_changed", "the sealed event was changed", head.stream_id, head.version)
-            )
 
     def _key(self, key_id: str, event: RecordedEvent) -> bytes:
         if key_id not in self.keys:
@@ -306,21 +170,152 @@ def _hash_of(key: bytes, event: RecordedEvent, previous_hash: str) -> str:
 
 
 def verify(*, using: str = "default", page_size: int = PAGE_SIZE) -> Report:
-    """Verify every hash chain, every seal, and the log against its newest seal."""
+    """Verify the chains, the leaves, the seals, the witness and the unsealed tail."""
     report = Report()
-    recorder = recorder_for(using)
-    newest_seal = _verify_seals(report, using)
-    walk = _ChainWalk(report, _latest_sealed_heads(using))
-    for event, key_id, hash_ in recorder.iter_by_stream(page_size):
+    walk = _ChainWalk(report)
+    for event, key_id, hash_ in recorder_for(using).iter_by_stream(page_size):
         walk.event(event, key_id, hash_)
-    walk.finish()
-    if newest_seal is not None:
-        counted = recorder.count_upto(feed_cursor.FeedKey(newest_seal.transaction_id, newest_seal.position))
-        if counted != newest_seal.event_count:
+    seals = {row.tree_size: row for row in Seal.objects.using(using).order_by("tree_size")}
+    report.seals, report.newest_seal = len(seals), (seals[max(seals)] if seals else None)
+    for row in seals.values():
+        signed = sealing.SignedSeal.of(row)
+        if not signed.signature_checks():
+            report.add(
+                Problem("seal_tampered", f"the seal of tree size {row.tree_size}: its signature does not verify")
+            )
+    witnessed = _witness(report, seals, using)
+    roots = _walk_leaves(report, {size: bytes.fromhex(row.root_hash) for size, row in seals.items()}, witnessed, using)
+    for size, row in seals.items():
+        if roots.get(size) is None:
+            report.add(
+                Problem("seal_tampered", f"the seal of tree size {size}: the log has only {report.leaves} leaves")
+            )
+        elif roots[size].hex() != row.root_hash:
+            report.add(Problem("seal_tampered", f"the seal of tree size {size}: the leaves no longer build its root"))
+    for size, (line, _) in witnessed.items():
+        if size not in seals:
             report.add(
                 Problem(
-                    "event_count_mismatch",
-                    f"the newest seal counted {newest_seal.event_count} events up to it, the log now has {counted}",
+                    "seal_missing",
+                    f"the witness holds the seal of tree size {size} (line {line}), the database does not",
                 )
             )
+    sealed_size = report.newest_seal.tree_size if report.newest_seal else 0
+    if report.leaves > sealed_size:
+        # The sealer writes leaves and their seal in one transaction: leaves past the
+        # newest seal mean newer seals were removed.
+        report.add(
+            Problem("seal_missing", f"{report.leaves - sealed_size} leaves follow the newest seal: seals were removed")
+        )
+    _check_sealed_count(report, using)
+    _check_tail(report, using)
     return report
+
+
+def _witness(report: Report, seals: dict[int, Seal], using: str) -> dict[int, tuple[int, sealing.SignedSeal]]:
+    """The witness's seals of this log (its epochs), by tree size; problems for lines that
+    are not seals, do not verify, or differ from the database's seal of the same size."""
+    epochs = {row.epoch for row in seals.values()} | {_current_epoch(using)}
+    witnessed: dict[int, tuple[int, sealing.SignedSeal]] = {}
+    for line, signed in sealing.witness_lines():
+        if signed is None:
+            report.add(Problem("witness_mismatch", f"witness line {line} is not a seal"))
+            continue
+        if signed.epoch not in epochs:
+            continue  # another database's log
+        report.witnessed += 1
+        if not signed.signature_checks():
+            report.add(Problem("witness_mismatch", f"witness line {line}: the seal's signature does not verify"))
+            continue
+        stored = seals.get(signed.tree_size)
+        if stored is not None and sealing.SignedSeal.of(stored) != signed:
+            report.add(
+                Problem(
+                    "witness_mismatch",
+                    f"witness line {line}: the database's seal of tree size {signed.tree_size} differs",
+                )
+            )
+        witnessed[signed.tree_size] = (line, signed)
+    return witnessed
+
+
+def _current_epoch(using: str) -> str:
+    from .store import current_epoch
+
+    return current_epoch(using=using)
+
+
+def _walk_leaves(
+    report: Report, sealed: dict[int, bytes], witnessed: dict[int, tuple[int, sealing.SignedSeal]], using: str
+) -> dict[int, bytes]:
+    """Recompute every leaf from its event and the tree over them; returns the root at each
+    size a seal or the witness names."""
+    wanted = set(sealed) | set(witnessed)
+    roots: dict[int, bytes] = {}
+    frontier = merkle.Frontier()
+    after = -1
+    while True:
+        leaves = list(Leaf.objects.using(using).filter(index__gt=after).order_by("index")[:PAGE_SIZE])
+        if not leaves:
+            break
+        events = {
+            e.position: e for e in Event.objects.using(using).filter(position__in=[leaf.position for leaf in leaves])
+        }
+        for leaf in leaves:
+            if leaf.index != frontier.size:
+                report.add(Problem("leaf_missing", f"leaves {frontier.size}..{leaf.index - 1} are missing"))
+                frontier = _skip_to(frontier, leaf.index)
+            event = events.get(leaf.position)
+            if event is None:
+                report.add(
+                    Problem("sealed_event_missing", f"leaf {leaf.index}: the event is gone", position=leaf.position)
+                )
+            elif sealing.leaf_hash_of(stored_row(event)).hex() != leaf.hash:
+                report.add(
+                    Problem(
+                        "leaf_mismatch",
+                        f"leaf {leaf.index}: the event is not what was sealed (content, position or recorded time)",
+                        event.stream_id,
+                        event.version,
+                        event.position,
+                    )
+                )
+            frontier.append(bytes.fromhex(leaf.hash))
+            if frontier.size in wanted:
+                roots[frontier.size] = frontier.root()
+        after = leaves[-1].index
+    report.leaves = frontier.size
+    return roots
+
+
+def _skip_to(frontier: merkle.Frontier, size: int) -> merkle.Frontier:
+    """Past missing leaves the roots cannot match anyway; keep counting from ``size``."""
+    while frontier.size < size:
+        frontier.append(merkle.EMPTY_ROOT)
+    return frontier
+
+
+def _check_sealed_count(report: Report, using: str) -> None:
+    """As many events up to the newest seal's place in the feed as it has leaves: an event
+    slipped in below it shows here."""
+    newest = report.newest_seal
+    if newest is None:
+        return
+    place = FeedKey(newest.feed_transaction_id, newest.last_position)
+    counted = recorder_for(using).count_upto(place)
+    if counted != newest.tree_size:
+        report.add(
+            Problem(
+                "event_count_mismatch",
+                f"the newest seal covers {newest.tree_size} events, the log now has {counted} up to it",
+            )
+        )
+
+
+def _check_tail(report: Report, using: str) -> None:
+    newest = report.newest_seal
+    after = FeedKey(newest.feed_transaction_id, newest.last_position) if newest else FeedKey(0, 0)
+    report.unsealed, report.oldest_unsealed = recorder_for(using).backlog(after, None, 2**62)
+    if report.oldest_unsealed is not None:
+        age = (timezone.now() - report.oldest_unsealed).total_seconds()
+        report.stale = age > settings.SEAL_STALE_SECONDS

@@ -2,7 +2,7 @@
 
 Rows are written by ``eventstore.store`` only (through prepared SQL) and are never changed:
 the model refuses save and delete, its queryset refuses bulk update and delete, and
-database triggers (migration 0002) refuse UPDATE, DELETE and TRUNCATE underneath.
+database triggers (migrations 0003 and 0004) refuse UPDATE, DELETE and TRUNCATE underneath.
 The ORM is for reading: the admin, the event browser, integrity checks.
 """
 
@@ -144,44 +144,44 @@ class Snapshot(models.Model):
         ]
 
 
-class Seal(AppendOnlyModel):
-    """A signed record of stream heads, so removed tails and removed streams are caught.
+class Leaf(AppendOnlyModel):
+    """One leaf of the log's Merkle tree per sealed event, in the order the sealer read the
+    feed (``eventstore.sealing``). Proofs name a leaf by its index, never by the event's
+    position: positions have gaps, leaf indexes run 0, 1, 2... without them."""
 
-    Seals are incremental: each lists the heads of the streams that changed since the
-    previous seal, and signs them together with the previous seal's signature, the place
-    in the feed it covers and the number of events up to there.
-    """
-
-    id = models.BigAutoField(primary_key=True)
-    sealed_at = models.DateTimeField(db_default=DatabaseClock())
-    # The seal covers every event at or before this feed key (transaction id, position).
-    transaction_id = models.BigIntegerField()
-    position = models.BigIntegerField()
-    # Number of events up to that feed key.
-    event_count = models.BigIntegerField()
-    # Number of heads listed in this seal.
-    head_count = models.BigIntegerField()
-    previous_signature = models.CharField(max_length=64)
-    key_id = models.CharField(max_length=32)
-    signature = models.CharField(max_length=64)
-
-    class Meta:
-        db_table = "chronicle_seal"
-        ordering = ["id"]
-
-
-class SealHead(AppendOnlyModel):
-    id = models.BigAutoField(primary_key=True)
-    seal = models.ForeignKey(Seal, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    stream_id = models.UUIDField()
-    stream_type = models.CharField(max_length=64)
-    version = models.PositiveIntegerField()
+    index = models.BigIntegerField(primary_key=True, db_column="leaf_index")
+    position = models.BigIntegerField(unique=True)
+    # RFC 9162 leaf hash (hex) of the event's leaf bytes (``sealing.leaf_bytes``).
     hash = models.CharField(max_length=64)
 
     class Meta:
-        db_table = "chronicle_seal_head"
-        constraints = [models.UniqueConstraint(fields=["seal", "stream_id"], name="chronicle_seal_head_uniq")]
-        indexes = [models.Index(fields=["stream_id", "seal"], name="chronicle_seal_head_stream_idx")]
+        db_table = "chronicle_leaf"
+        ordering = ["index"]
+
+
+class Seal(AppendOnlyModel):
+    """A signed tree head: the Merkle root of the first ``tree_size`` leaves, signed with
+    Ed25519 so that anyone holding the public key can check it (``sealing.seal_message``).
+
+    The last two columns are the sealer's own place, not part of what is signed: the feed
+    key it read up to and the tree's frontier, so the next seal costs only the events since
+    this one (plus log n hashes).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    last_position = models.BigIntegerField()
+    epoch = models.CharField(max_length=32)
+    sealed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    feed_transaction_id = models.BigIntegerField()
+    frontier = models.JSONField()
+
+    class Meta:
+        db_table = "chronicle_seal"
+        ordering = ["tree_size"]
 
 
 class LogIdentity(models.Model):

@@ -15,7 +15,7 @@ from typing import Any, Final
 from django.core import checks
 from django.db import connections
 
-LOG_TABLES: Final = ("chronicle_event", "chronicle_seal", "chronicle_seal_head", "chronicle_log_identity")
+LOG_TABLES: Final = ("chronicle_event", "chronicle_leaf", "chronicle_seal", "chronicle_log_identity")
 CHANGES: Final = ("UPDATE", "DELETE", "TRUNCATE")
 
 _TABLE_RIGHTS = (

@@ -2,14 +2,15 @@
 
 from celery import shared_task
 
-from . import integrity
+from . import sealing
 
 
 @shared_task(name="eventstore.seal")
-def seal_event_log() -> int:
-    """Seal the heads of the streams that changed since the last seal; returns the seal id.
+def seal_event_log() -> int | None:
+    """Seal the events since the last seal; returns the new tree size (None: nothing new).
 
     Cheap and incremental, so it runs often; the full ``verify_events`` walk is left to
-    operators (and to ``verify_events --seal``, which verifies before sealing).
+    operators.
     """
-    return integrity.seal().id
+    made = sealing.seal()
+    return made.tree_size if made else None

@@ -114,6 +114,14 @@ def _no_wake_on_commit(settings: Any) -> None:
     settings.PROJECTIONS_WAKE_ON_COMMIT = False
 
 
+@pytest.fixture(autouse=True)
+def _sealing(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No sealing after each commit unless a test asks for it (``SEAL_AFTER_COMMIT``), and a
+    witness file of the test's own, never the checkout's ``var/``."""
+    settings.SEAL_AFTER_COMMIT = False
+    settings.SEAL_WITNESS = str(tmp_path_factory.mktemp("witness") / "seals.jsonl")
+
+
 @pytest.fixture
 def poisoned_stock(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """A bug in the stock projection: it cannot handle a negative stock adjustment. Fix it

@@ -46,7 +46,7 @@ def export(path: Path) -> Path:
 def empty_the_log() -> None:
     """What a new database looks like (the test suite's bypass; nothing else may do this)."""
     with purge_allowed() as db:
-        for table in ("chronicle_seal_head", "chronicle_seal", "chronicle_event", "chronicle_unique_claim"):
+        for table in ("chronicle_seal", "chronicle_leaf", "chronicle_event", "chronicle_unique_claim"):
             db.execute(f"DELETE FROM {table}")
 
 
@@ -94,18 +94,39 @@ def rewrite(path: Path, change) -> Path:
     return path
 
 
+def _swap_positions(lines):
+    first, second = (i for i, line in enumerate(lines) if line.get("stream_id") and line["version"] == 2)
+    a, b = lines[first]["position"], lines[second]["position"]
+    return [
+        {**line, "position": {a: b, b: a}[line["position"]]} if i in (first, second) else line
+        for i, line in enumerate(lines)
+    ]
+
+
 @pytest.mark.parametrize(
     "damage, reason",
     [
-        (lambda lines: lines[:-1], "no seal"),
-        (lambda lines: lines[:-2] + lines[-1:], "seal does not match"),
+        (lambda lines: lines[:-1], "does not end with a seal"),
+        (lambda lines: lines[:-2] + lines[-1:], "does not match the 5 events"),
         (lambda lines: [lines[0], *lines[2:]], "version 2 follows version 0"),
         (
             lambda lines: [{**line, "data": {"sku": "FORGED"}} if line.get("version") == 1 else line for line in lines],
             "does not verify",
         ),
         (lambda lines: [{"format": "other"}, *lines[1:]], "not a chronicle-events"),
-        (lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "signature": "0" * 64}}], "seal does not match"),
+        (
+            lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "signature": "A" * 88}}],
+            "its signature does not verify",
+        ),
+        (lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "tree_size": 5}}], "signature does not verify"),
+        (_swap_positions, "does not match the 6 events"),
+        (
+            lambda lines: [
+                {**line, "recorded_at": "2001-01-01T00:00:00.000000Z"} if line.get("version") == 2 else line
+                for line in lines
+            ],
+            "does not match the 6 events",
+        ),
     ],
 )
 def test_a_file_that_does_not_verify_is_refused_and_nothing_is_written(tmp_path, damage, reason):
@@ -126,7 +147,7 @@ def test_restoring_into_a_log_that_is_not_empty_is_refused(tmp_path):
 
 
 def _exported_streams(text: str) -> list[str]:
-    return [line["stream_id"] for line in map(json.loads, text.splitlines()[1:-1])]
+    return [line["stream_id"] for line in map(json.loads, text.splitlines()[1:]) if "stream_id" in line]
 
 
 @pytest.mark.postgres(reason="only PostgreSQL commits out of position order")
@@ -143,7 +164,7 @@ def test_an_export_waits_for_an_older_open_transaction_instead_of_stopping_short
     exporter.join(30)
     streams = _exported_streams(out.getvalue())
     assert str(later) in streams and str(held_stream) in streams
-    assert json.loads(out.getvalue().splitlines()[-1])["seal"]["event_count"] == len(streams)
+    assert json.loads(out.getvalue().splitlines()[-1])["seal"]["tree_size"] == len(streams)
 
 
 @pytest.mark.postgres(reason="only PostgreSQL commits out of position order")

@@ -6,9 +6,9 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection
 
-from eventstore import integrity
+from eventstore import sealing
 from eventstore.exceptions import AppendOnlyError
-from eventstore.models import Event, Seal
+from eventstore.models import Event, Leaf, Seal
 from eventstore.privileges import LOG_TABLES
 from eventstore.store import current_epoch
 from tests.support import append_stream, owner_session, purge_allowed
@@ -43,16 +43,20 @@ def test_the_model_and_its_queryset_refuse_to_change_events():
     assert Event.objects.count() == 2
 
 
-def test_seals_can_be_added_but_never_changed():
-    seal = Seal(
-        transaction_id=0, position=0, event_count=0, head_count=0, previous_signature="", key_id="k", signature="s"
-    )
-    seal.save()
+def test_seals_and_leaves_can_be_added_but_never_changed():
+    append_stream(count=1)
+    seal = sealing.seal()
     seal.signature = "forged"
     with pytest.raises(AppendOnlyError):
         seal.save()
     with pytest.raises(AppendOnlyError):
         Seal.objects.all().delete()
+    leaf = Leaf.objects.get()
+    leaf.hash = "0" * 64
+    with pytest.raises(AppendOnlyError):
+        leaf.save()
+    with pytest.raises(AppendOnlyError):
+        Leaf.objects.update(hash="0" * 64)
 
 
 def raw_session():
@@ -135,7 +139,7 @@ def test_postgres_triggers_exist_after_migrating():
 def test_no_session_setting_lets_a_change_through(table, statement, role):
     append_stream(count=2)
     current_epoch()
-    integrity.seal()
+    sealing.seal()
     before = row_counts()
     assert all(before.values())  # a row in every table, for the row triggers to guard
     session = raw_session() if role == "app" else owner_session()
@@ -150,8 +154,8 @@ def test_no_session_setting_lets_a_change_through(table, statement, role):
 
 A_COLUMN = {
     "chronicle_event": "event_type",
-    "chronicle_seal": "position",
-    "chronicle_seal_head": "version",
+    "chronicle_seal": "root_hash",
+    "chronicle_leaf": "hash",
     "chronicle_log_identity": "epoch",
 }
 

@@ -1,11 +1,22 @@
+"""verify_events catches every change, removal and reordering of what was recorded: through
+the hash chains, the leaves, the signed seals and the witness."""
+
+import base64
+import datetime as dt
 import json
 from uuid import uuid4
 
 import pytest
-from django.core.management import CommandError, call_command
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core.management import call_command
+from django.utils import timezone
 
-from eventstore import integrity, store
+from eventstore import integrity, merkle, sealing, sealkeys, store
+from eventstore.export import stored_row
+from eventstore.models import Event, Leaf, Seal
 from eventstore.records import NO_STREAM, NewEvent
+from eventstore.serialization import format_datetime
 from tests.support import META, append_stream, owner_execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +30,24 @@ def positions(stream):
     return [e.position for e in store.read_stream(stream)]
 
 
+def verify_events(capsys, *args):
+    """Run the command; (exit code, stdout, stderr)."""
+    try:
+        call_command("verify_events", *args)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def sealed_log():
+    """Two streams of three events, sealed."""
+    streams = [append_stream(count=3), append_stream("product", count=3)]
+    assert sealing.seal() is not None
+    return streams
+
+
 def test_an_untouched_log_verifies_and_seals(capsys):
     append_stream(count=3)
     # Key order, Unicode and nesting must not matter: PostgreSQL's JSONB reorders keys.
@@ -29,29 +58,63 @@ def test_an_untouched_log_verifies_and_seals(capsys):
         expected_version=NO_STREAM,
         metadata=META,
     )
-    call_command("verify_events", "--seal")
-    out = capsys.readouterr().out
-    assert out.startswith("OK: 4 events in 2 streams, 0 seals")
-    assert "Sealed 2 changed stream heads and 4 events" in out
+    code, out, _ = verify_events(capsys, "--seal")
+    assert code == 0
+    assert "Sealed the log at tree size 4." in out
+    assert "OK: 4 events in 2 streams, 4 leaves, 1 seals (1 in the witness), 0 unsealed" in out
 
     append_stream(count=2)
     report = integrity.verify()
     assert report.ok, report.problems
-    assert (report.events, report.streams, report.seals, report.sealed_streams) == (6, 3, 1, 2)
+    assert (report.events, report.leaves, report.seals, report.unsealed) == (6, 4, 1, 2)
 
 
-def test_a_changed_payload_is_named_by_stream_version_and_position():
-    stream = append_stream(count=3)
+def test_a_quiet_log_makes_no_new_seals_and_a_seal_costs_only_what_is_new():
+    append_stream(count=3)
+    first = sealing.seal()
+    assert sealing.seal() is None
+    append_stream(count=2)
+    second = sealing.seal()
+    assert (first.tree_size, second.tree_size) == (3, 5)
+    assert list(Leaf.objects.values_list("index", flat=True)) == [0, 1, 2, 3, 4]
+    assert merkle.Frontier.from_json(second.frontier).root().hex() == second.root_hash
+
+
+def test_a_backlog_is_sealed_in_bounded_batches():
+    append_stream(count=7)
+    newest = sealing.seal(batch=3)
+    assert list(Seal.objects.values_list("tree_size", flat=True)) == [3, 6, 7]
+    assert newest.tree_size == 7 and integrity.verify().ok
+
+
+def test_a_seal_checks_with_the_public_key_alone():
+    append_stream(count=2)
+    made = sealing.SignedSeal.of(sealing.seal())
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(sealkeys.public_keyring()[made.key_id]))
+    message = sealing.seal_message(
+        made.tree_size, made.root_hash, made.last_position, made.epoch, made.sealed_at, made.key_id
+    )
+    public.verify(base64.b64decode(made.signature), message)  # raises InvalidSignature otherwise
+    forged = sealing.seal_message(
+        made.tree_size + 1, made.root_hash, made.last_position, made.epoch, made.sealed_at, made.key_id
+    )
+    with pytest.raises(InvalidSignature):
+        public.verify(base64.b64decode(made.signature), forged)
+
+
+def test_a_changed_payload_is_named_by_stream_version_and_position(capsys):
+    stream = sealed_log()[0]
     second = positions(stream)[1]
     owner_execute("UPDATE chronicle_event SET data = %s::jsonb WHERE position = %s", [json.dumps({"n": 99}), second])
 
     report = integrity.verify()
 
-    assert kinds(report) == ["hash_mismatch"]
+    assert kinds(report) == ["hash_mismatch", "leaf_mismatch"]
     problem = report.problems[0]
     assert (problem.stream_id, problem.version, problem.position) == (stream, 2, second)
-    with pytest.raises(CommandError, match=f"hash_mismatch.*stream {stream}, version 2, position {second}"):
-        call_command("verify_events")
+    code, _, err = verify_events(capsys)
+    assert code == 1
+    assert err.splitlines()[0].startswith("BROKEN:") and f"stream {stream}, version 2, position {second}" in err
 
 
 @pytest.mark.parametrize(
@@ -59,72 +122,128 @@ def test_a_changed_payload_is_named_by_stream_version_and_position():
     [
         ("event_type", "Forged"),
         ("schema_version", 7),
-        ("occurred_at", "2001-01-01 00:00:00"),
+        ("occurred_at", "2001-01-01 00:00:00+00"),
         ("metadata", json.dumps({**META, "actor": "intruder"})),
     ],
 )
-def test_every_signed_field_is_covered(column, value):
-    stream = append_stream(count=2)
+def test_every_signed_field_is_covered_by_chain_and_leaf(column, value):
+    stream = sealed_log()[0]
     cast = "::jsonb" if column == "metadata" else ""
     owner_execute(f"UPDATE chronicle_event SET {column} = %s{cast} WHERE position = %s", [value, positions(stream)[0]])
-    assert kinds(integrity.verify()) == ["hash_mismatch"]
+    assert kinds(integrity.verify()) == ["hash_mismatch", "leaf_mismatch"]
 
 
-def test_a_changed_hash_breaks_the_link_to_the_next_event():
-    stream = append_stream(count=3)
-    owner_execute("UPDATE chronicle_event SET hash = %s WHERE position = %s", ["0" * 64, positions(stream)[1]])
+def test_a_backdated_recorded_time_is_caught_by_its_leaf():
+    stream = sealed_log()[0]
+    owner_execute(
+        "UPDATE chronicle_event SET recorded_at = %s WHERE position = %s",
+        [timezone.now() - dt.timedelta(days=400), positions(stream)[1]],
+    )
+    assert kinds(integrity.verify()) == ["leaf_mismatch"]
+
+
+def test_swapped_positions_of_events_in_two_streams_are_caught():
+    first, second = sealed_log()
+    a, b = positions(first)[1], positions(second)[1]
+    owner_execute("UPDATE chronicle_event SET position = %s WHERE position = %s", [-1, a])
+    owner_execute("UPDATE chronicle_event SET position = %s WHERE position = %s", [a, b])
+    owner_execute("UPDATE chronicle_event SET position = %s WHERE position = %s", [b, -1])
     report = integrity.verify()
-    assert kinds(report) == ["hash_mismatch", "hash_mismatch"]
-    assert [p.version for p in report.problems] == [2, 3]
+    assert kinds(report) == ["leaf_mismatch", "leaf_mismatch"]
+    assert {p.position for p in report.problems} == {a, b}
 
 
 def test_a_removed_event_in_the_middle_is_caught():
-    stream = append_stream(count=3)
+    stream = sealed_log()[0]
     owner_execute("DELETE FROM chronicle_event WHERE position = %s", [positions(stream)[1]])
     report = integrity.verify()
-    assert kinds(report) == ["events_missing", "hash_mismatch"]
+    assert kinds(report) == ["events_missing", "hash_mismatch", "sealed_event_missing", "event_count_mismatch"]
     assert report.problems[0].version == 3
 
 
-def test_a_removed_tail_is_caught_only_by_a_seal():
+def test_a_removed_tail_is_caught_once_sealed():
     unsealed = append_stream(count=3)
     owner_execute("DELETE FROM chronicle_event WHERE position = %s", [positions(unsealed)[-1]])
-    assert integrity.verify().ok  # the limit of a hash chain: its end can be cut off
+    assert integrity.verify().ok  # the limit of a hash chain: its unsealed end can be cut off
 
-    sealed = append_stream(count=3)
-    integrity.seal()
+    sealed = sealed_log()[0]
     owner_execute("DELETE FROM chronicle_event WHERE position = %s", [positions(sealed)[-1]])
-
-    report = integrity.verify()
-    assert kinds(report) == ["events_missing", "event_count_mismatch"]
-    assert (report.problems[0].stream_id, report.problems[0].version) == (sealed, 3)
+    assert kinds(integrity.verify()) == ["sealed_event_missing", "event_count_mismatch"]
 
 
-def test_a_removed_stream_is_caught_by_a_seal():
-    kept = append_stream(count=2)
-    removed = append_stream(count=2)
-    integrity.seal()
+def test_a_removed_stream_is_caught():
+    _, removed = sealed_log()
     owner_execute("DELETE FROM chronicle_event WHERE stream_id = %s", [removed])
-
     report = integrity.verify()
-    assert set(kinds(report)) == {"stream_missing", "event_count_mismatch"}
-    assert [p.stream_id for p in report.problems if p.kind == "stream_missing"] == [removed]
-    assert kept not in [p.stream_id for p in report.problems]
+    assert kinds(report) == ["sealed_event_missing"] * 3 + ["event_count_mismatch"]
+
+
+def test_a_removed_leaf_is_caught():
+    sealed_log()
+    owner_execute("DELETE FROM chronicle_leaf WHERE leaf_index = 2")
+    report = integrity.verify()
+    assert kinds(report)[:1] == ["leaf_missing"] and "seal_tampered" in kinds(report)
+
+
+def test_removed_newest_seals_are_caught_by_the_witness():
+    for _ in range(3):
+        append_stream(count=1)
+        sealing.seal()
+    owner_execute("DELETE FROM chronicle_seal WHERE tree_size > 1")
+    report = integrity.verify()
+    assert kinds(report) == ["seal_missing"] * 3
+    assert "witness holds the seal of tree size 2" in str(report.problems[0])
+
+
+def test_removing_every_seal_is_caught_by_the_witness(capsys):
+    sealed_log()
+    owner_execute("DELETE FROM chronicle_seal")
+    assert kinds(integrity.verify()) == ["seal_missing", "seal_missing"]
+    assert verify_events(capsys)[0] == 1
+
+
+def test_a_replaced_witness_line_is_caught(settings):
+    for _ in range(2):
+        append_stream(count=1)
+        sealing.seal()
+    witness = sealing.witness_path()
+    lines = witness.read_text().splitlines()
+    forged = {**json.loads(lines[-1]), "root_hash": "0" * 64}
+    witness.write_text("\n".join([*lines[:-1], json.dumps(forged)]) + "\n")
+    assert kinds(integrity.verify()) == ["witness_mismatch"]
 
 
 def test_a_forged_seal_is_caught():
-    append_stream(count=2)
-    integrity.seal()
-    owner_execute("UPDATE chronicle_seal_head SET version = 1")
-    assert "seal_tampered" in kinds(integrity.verify())
+    sealed_log()
+    owner_execute("UPDATE chronicle_seal SET root_hash = %s", ["0" * 64])
+    problems = kinds(integrity.verify())
+    assert "seal_tampered" in problems and "witness_mismatch" in problems
 
 
-def test_a_removed_seal_in_the_middle_breaks_the_seal_chain():
-    for _ in range(3):
-        append_stream(count=1)
-        integrity.seal()
-    owner_execute("DELETE FROM chronicle_seal WHERE id = (SELECT MIN(id) + 1 FROM chronicle_seal)")
-    assert "seal_chain_broken" in kinds(integrity.verify())
+def test_a_witness_of_another_database_is_not_this_logs_business():
+    sealed_log()
+    witness = sealing.witness_path()
+    other = {**json.loads(witness.read_text().splitlines()[0]), "epoch": "f" * 32, "tree_size": 99}
+    witness.write_text(witness.read_text() + json.dumps(other) + "\n")
+    assert integrity.verify().ok
+
+
+def test_an_old_unsealed_tail_is_stale(settings, capsys):
+    sealed_log()
+    append_stream(count=1)
+    settings.SEAL_STALE_SECONDS = 0
+    code, _, err = verify_events(capsys)
+    assert code == 2 and err.startswith("STALE:") and "1 unsealed" in err
+    settings.SEAL_STALE_SECONDS = 3600
+    assert verify_events(capsys)[0] == 0
+
+
+def test_the_embedded_default_seals_after_each_committed_command(settings):
+    settings.SEAL_AFTER_COMMIT = True
+    stream = append_stream(count=2)
+    newest = sealing.newest_seal()
+    assert newest is not None and newest.tree_size == 2 and newest.last_position == positions(stream)[-1]
+    assert len(sealing.witness_path().read_text().splitlines()) == 1
 
 
 def test_an_unknown_key_id_is_reported():
@@ -151,3 +270,13 @@ def test_events_signed_with_a_retired_key_still_verify_and_a_wrong_key_does_not(
         "k2": "second-secret-second-secret-second",
     }
     assert kinds(integrity.verify()) == ["hash_mismatch", "hash_mismatch"]
+
+
+def test_the_leaf_format_is_the_export_line_as_canonical_json():
+    stream = append_stream(count=1)
+    sealing.seal()
+    (event,) = store.read_stream(stream)
+    row = stored_row(Event.objects.get(position=event.position))
+    assert row["recorded_at"] == format_datetime(event.recorded_at)
+    expected = merkle.leaf_hash(json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    assert Leaf.objects.get().hash == expected.hex()

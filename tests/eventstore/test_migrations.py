@@ -27,6 +27,12 @@ GUARDED = {
         "chronicle_seal_head",
         "chronicle_log_identity",
     ),
+    ("eventstore", "0004_merkle_seals"): (
+        "chronicle_event",
+        "chronicle_log_identity",
+        "chronicle_leaf",
+        "chronicle_seal",
+    ),
 }
 
 
@@ -54,7 +60,7 @@ def _migrate_step_by_step(wrapper) -> None:
                 assert sqlite_triggers(wrapper) == expected_sqlite_triggers(guarded), (
                     f"after {migration.app_label}.{migration.name}"
                 )
-        assert guarded == GUARDED["eventstore", "0003_refuse_for_everyone"]
+        assert guarded == GUARDED["eventstore", "0004_merkle_seals"]
     finally:
         wrapper.close()
         del connections["steps"]

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from eventstore import integrity
+from eventstore import sealing
 from eventstore.privileges import LOG_TABLES, check_log_privileges, health, log_privilege_problems
 from eventstore.store import current_epoch
 from projections.management.commands.setup_database_roles import read_model_tables
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.postgres(reason="roles and privileges are PostgreSQL's"),
     pytest.mark.django_db(transaction=True, databases=["default", "owner"]),
 ]
-COLUMN = {"chronicle_event": "event_type", "chronicle_seal": "position", "chronicle_seal_head": "version"}
+COLUMN = {"chronicle_event": "event_type", "chronicle_seal": "root_hash", "chronicle_leaf": "hash"}
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def full_log():
     """A row in every log table, and their counts to compare with afterwards."""
     append_stream(count=2)
     current_epoch()
-    integrity.seal()
+    sealing.seal()
     counts = row_counts()
     assert all(counts.values())
     return counts

@@ -1,0 +1,263 @@
+"""Sealing the log: one Merkle leaf per event, signed tree heads, and a witness outside the
+database, so that anyone holding the public keyring can prove nothing recorded was
+changed, removed or reordered.
+
+**Leaves.** The sealer reads the feed with a place of its own and appends one leaf per
+event, in the order it reads them (``chronicle_leaf``: leaf index, position, leaf hash).
+A leaf's bytes are the event's line in an export (``export.stored_row``) as canonical
+JSON (``serialization.canonical_json``), UTF-8::
+
+    {"data", "event_id", "event_type", "hash", "key_id", "metadata", "occurred_at",
+     "position", "recorded_at", "schema_version", "stream_id", "stream_type", "version"}
+
+with ``position`` and ``version`` integers and both times as ``format_datetime`` writes
+them. The leaf hash is RFC 9162's: SHA-256 of 0x00 and those bytes. So the feed's order
+(positions, leaf indexes), the recorded time and every field of the content are covered,
+and a verifier without the HMAC secret still detects an edited field.
+
+**Seals.** A seal is a signed tree head: the tree size, the Merkle root of that many
+leaves (RFC 9162, SHA-256), the last leaf's position, the log epoch, when it was made and
+the key id, signed with Ed25519 (``sealkeys``) over ``seal_message``. The private key never
+reaches the database. Beside the signed fields a seal row keeps the sealer's place (the
+feed key it read up to and the tree's frontier), so the next seal costs the events since
+this one plus log n hashes. A quiet log makes no new seals.
+
+**Witness.** After its transaction commits, each seal is appended to the witness
+(``SEAL_WITNESS``, a JSON-lines file by default) as its signed fields: a copy the database
+cannot rewrite, against which ``verify`` checks the database's seals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from . import merkle, sealkeys
+from . import store as event_store
+from .cursor import START, FeedKey
+from .export import STORED_COLUMNS, stored_row
+from .models import Event, Leaf, Seal
+from .recorders import recorder_for
+from .serialization import canonical_json, format_datetime
+
+log = logging.getLogger("chronicle.sealing")
+
+SEAL_FORMAT = "chronicle-seal/1"
+# At most this many leaves a seal, so a backlog is sealed in transactions of bounded size.
+SEAL_BATCH = 20_000
+_SEAL_LOCK = 0x43484C53  # "CHLS": one sealer at a time
+
+
+def leaf_bytes(line: Mapping[str, Any]) -> bytes:
+    """The bytes a leaf hashes: an export line's stored columns as canonical JSON."""
+    return canonical_json({column: line[column] for column in STORED_COLUMNS}).encode()
+
+
+def leaf_hash_of(line: Mapping[str, Any]) -> bytes:
+    return merkle.leaf_hash(leaf_bytes(line))
+
+
+@dataclass(frozen=True, slots=True)
+class SignedSeal:
+    """What a seal signs and the signature: the form in the witness, the export and the API."""
+
+    tree_size: int
+    root_hash: str
+    last_position: int
+    epoch: str
+    sealed_at: str
+    key_id: str
+    signature: str
+
+    @classmethod
+    def of(cls, row: Seal) -> SignedSeal:
+        return cls(
+            row.tree_size,
+            row.root_hash,
+            row.last_position,
+            row.epoch,
+            format_datetime(row.sealed_at),
+            row.key_id,
+            row.signature,
+        )
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> SignedSeal:
+        """Raises (KeyError, TypeError, ValueError) on a malformed seal."""
+        fields = {name: value[name] for name in cls.__slots__}
+        if not isinstance(fields["tree_size"], int) or not isinstance(fields["last_position"], int):
+            raise TypeError("tree_size and last_position must be integers")
+        if not all(
+            isinstance(fields[name], str) for name in cls.__slots__ if name not in ("tree_size", "last_position")
+        ):
+            raise TypeError("seal fields must be strings")
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def message(self) -> bytes:
+        return seal_message(self.tree_size, self.root_hash, self.last_position, self.epoch, self.sealed_at, self.key_id)
+
+    def signature_checks(self) -> bool:
+        """Whether the signature is this seal's, by the key it names (False for an unknown key)."""
+        try:
+            return sealkeys.verify_signature(self.key_id, self.message(), self.signature)
+        except Exception:  # an unknown key id: the seal cannot be trusted either way
+            return False
+
+
+def seal_message(tree_size: int, root_hash: str, last_position: int, epoch: str, sealed_at: str, key_id: str) -> bytes:
+    """The bytes a seal's signature covers: canonical JSON of the signed fields and the format."""
+    return canonical_json(
+        {
+            "epoch": epoch,
+            "format": SEAL_FORMAT,
+            "key_id": key_id,
+            "last_position": last_position,
+            "root_hash": root_hash,
+            "sealed_at": sealed_at,
+            "tree_size": tree_size,
+        }
+    ).encode()
+
+
+def newest_seal(*, using: str = "default") -> Seal | None:
+    return Seal.objects.using(using).order_by("-tree_size").first()
+
+
+def seal(*, using: str = "default", batch: int = SEAL_BATCH) -> Seal | None:
+    """Seal every event below the feed's horizon that no seal covers yet, ``batch`` leaves
+    a seal (each in a transaction of its own); returns the newest new seal, or None when
+    nothing was new."""
+    newest = None
+    while (made := _seal_batch(using, batch)) is not None:
+        newest, added = made
+        if added < batch:
+            break
+    return newest
+
+
+def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
+    recorder = recorder_for(using)
+    with transaction.atomic(using=using):
+        _lock(using)
+        previous = newest_seal(using=using)
+        after = FeedKey(previous.feed_transaction_id, previous.last_position) if previous else START
+        frontier = merkle.Frontier.from_json(previous.frontier) if previous else merkle.Frontier()
+        horizon, epoch = recorder.horizon()
+        events = _stored_feed(using, after, horizon, batch)
+        if not events:
+            return None
+        leaves = []
+        for event in events:
+            digest = leaf_hash_of(stored_row(event))
+            leaves.append(Leaf(index=frontier.size, position=event.position, hash=digest.hex()))
+            frontier.append(digest)
+        Leaf.objects.using(using).bulk_create(leaves, batch_size=2000)
+        last = events[-1]
+        key_id, _ = sealkeys.signing_key()
+        signed = {
+            "tree_size": frontier.size,
+            "root_hash": frontier.root().hex(),
+            "last_position": last.position,
+            "epoch": epoch or event_store.current_epoch(using=using),
+            "sealed_at": format_datetime(timezone.now()),
+            "key_id": key_id,
+        }
+        _, signature = sealkeys.sign(seal_message(**signed))
+        row = Seal(
+            **{**signed, "sealed_at": dt.datetime.fromisoformat(signed["sealed_at"])},
+            signature=signature,
+            feed_transaction_id=last.transaction_id or 0,
+            frontier=frontier.to_json(),
+        )
+        row.save(using=using)
+        transaction.on_commit(lambda: witness_append(SignedSeal.of(row)), using=using)
+    return row, len(events)
+
+
+def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
+    """Receiver of ``store.events_appended`` where ``SEAL_AFTER_COMMIT`` is on (the embedded
+    default, which has no Celery beat): seal once the transaction commits, once per
+    transaction."""
+    if not settings.SEAL_AFTER_COMMIT:
+        return
+    connection = connections[using]
+    if connection.in_atomic_block and any(
+        getattr(callback, "func", None) is seal_after_commit for _, callback, _ in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(functools.partial(seal_after_commit, using), using=using, robust=True)
+
+
+def seal_after_commit(using: str) -> None:
+    """A failed seal never fails the command that committed; the next one seals its events."""
+    try:
+        seal(using=using)
+    except Exception:
+        log.exception("sealing after a commit failed; the next seal will cover these events")
+
+
+def _stored_feed(using: str, after: FeedKey, below: FeedKey, limit: int) -> list[Event]:
+    """Events as stored (no upcasting), in feed order, after ``after`` up to the horizon."""
+    if connections[using].vendor == "postgresql":
+        sql = (
+            "SELECT * FROM chronicle_event WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
+            "ORDER BY transaction_id, position LIMIT %s"
+        )
+        params = [after.transaction_id, after.position, below.transaction_id, limit]
+    else:
+        sql = "SELECT * FROM chronicle_event WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
+        params = [after.position, below.position, limit]
+    return list(Event.objects.using(using).raw(sql, params))
+
+
+def _lock(using: str) -> None:
+    """One sealer at a time. (SQLite's IMMEDIATE transactions serialise writers already.)"""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
+
+
+# --- The witness ---------------------------------------------------------------------------
+
+
+def witness_path() -> Path:
+    return Path(settings.SEAL_WITNESS)
+
+
+def witness_append(signed: SignedSeal) -> None:
+    """Append one seal to the witness. A failure is logged, never raised: the seal is
+    committed, and ``verify`` reports seals the witness lacks."""
+    path = witness_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as witness:
+            witness.write(json.dumps(signed.to_json(), sort_keys=True) + "\n")
+    except OSError as error:
+        log.error("could not append seal %s to the witness %s: %s", signed.tree_size, path, error)
+
+
+def witness_lines() -> Iterator[tuple[int, SignedSeal | None]]:
+    """(line number, seal) for each witness line; None for a line that is not a seal."""
+    path = witness_path()
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as witness:
+        for number, text in enumerate(witness, start=1):
+            try:
+                yield number, SignedSeal.from_json(json.loads(text))
+            except (ValueError, KeyError, TypeError):
+                yield number, None
