@@ -244,3 +244,69 @@ def load_aggregate(state: dict[str, Any]) -> float:
 def load_aggregate_snapshot(state: dict[str, Any]) -> float:
     """The same load, starting from a snapshot at version 1,000."""
     return _median_load_ms(state, use_snapshot=True)
+
+
+# --- Sealing ------------------------------------------------------------------------------
+
+
+def _backlog(n: int) -> None:
+    """``n`` events no seal covers yet, in streams of 100."""
+    for s in range(n // 100):
+        store.append("order", uuid.uuid4(), events(100, s * 100), expected_version=NO_STREAM, metadata=META)
+
+
+@workload("seal_eps")
+def seal_backlog(state: dict[str, Any]) -> float:
+    """Leaves sealed per second over a 100,000-event backlog (appended first, not timed)."""
+    from . import sealing
+
+    sealing.seal()  # whatever earlier workloads left
+    _backlog(100_000)
+    started = perf_counter()
+    newest = sealing.seal()
+    elapsed = perf_counter() - started
+    state["sealed"] = newest.tree_size if newest else 0
+    return 100_000 / elapsed
+
+
+@workload("verify_100k_ms")
+def verify_log(state: dict[str, Any]) -> float:
+    """``integrity.verify`` over the whole log once at least 100,000 events are sealed:
+    every chain, leaf and seal."""
+    from . import integrity, sealing
+
+    if state.get("sealed", 0) < 100_000:
+        _backlog(100_000)
+        state["sealed"] = sealing.seal().tree_size
+    started = perf_counter()
+    report = integrity.verify()
+    elapsed = perf_counter() - started
+    if report.problems or report.events < 100_000:
+        raise RuntimeError(f"verify found {report.summary()}")
+    return elapsed * 1000
+
+
+@workload("append_one_sealing_eps")
+def append_one_while_sealing(state: dict[str, Any]) -> float:
+    """``append_one_eps`` with a sealer sealing the new events every 0.1 s beside it (Celery
+    beat's default is every 10 s: this is the worst case)."""
+    import threading
+
+    from . import sealing
+
+    stop = threading.Event()
+
+    def sealer() -> None:
+        try:
+            while not stop.wait(0.1):
+                sealing.seal()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=sealer)
+    thread.start()
+    try:
+        return append_one(state)
+    finally:
+        stop.set()
+        thread.join()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .models import Event
-from .records import METADATA_KEYS
+from .records import METADATA_KEYS, RecordedEvent
 from .serialization import format_datetime
 
 IDENTITY_COLUMNS: Final = (
@@ -61,4 +61,23 @@ def stored_row(event: Event) -> dict[str, Any]:
         "recorded_at": format_datetime(event.recorded_at),
         "key_id": event.key_id,
         "hash": event.hash,
+    }
+
+
+def stored_line(event: RecordedEvent, key_id: str, hash_: str) -> dict[str, Any]:
+    """``stored_row`` of an event the recorder read as stored (not upcast): the same line."""
+    return {
+        "position": event.position,
+        "event_id": str(event.event_id),
+        "stream_type": event.stream_type,
+        "stream_id": str(event.stream_id),
+        "version": event.version,
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "data": event.data,
+        "metadata": event.metadata,
+        "occurred_at": format_datetime(event.occurred_at),
+        "recorded_at": format_datetime(event.recorded_at),
+        "key_id": key_id,
+        "hash": hash_,
     }

@@ -30,8 +30,8 @@ from django.utils import timezone
 from . import merkle, sealing
 from .cursor import FeedKey
 from .exceptions import UnknownSigningKey
-from .export import stored_row
-from .models import Event, Leaf, Seal
+from .export import stored_line
+from .models import Seal
 from .recorders import recorder_for
 from .records import RecordedEvent
 from .serialization import canonical_json, format_datetime
@@ -253,37 +253,30 @@ def _walk_leaves(
     wanted = set(sealed) | set(witnessed)
     roots: dict[int, bytes] = {}
     frontier = merkle.Frontier()
+    recorder = recorder_for(using)
     after = -1
-    while True:
-        leaves = list(Leaf.objects.using(using).filter(index__gt=after).order_by("index")[:PAGE_SIZE])
-        if not leaves:
-            break
-        events = {
-            e.position: e for e in Event.objects.using(using).filter(position__in=[leaf.position for leaf in leaves])
-        }
-        for leaf in leaves:
-            if leaf.index != frontier.size:
-                report.add(Problem("leaf_missing", f"leaves {frontier.size}..{leaf.index - 1} are missing"))
-                frontier = _skip_to(frontier, leaf.index)
-            event = events.get(leaf.position)
-            if event is None:
-                report.add(
-                    Problem("sealed_event_missing", f"leaf {leaf.index}: the event is gone", position=leaf.position)
-                )
-            elif sealing.leaf_hash_of(stored_row(event)).hex() != leaf.hash:
+    while leaves := recorder.leaves_with_events(after, PAGE_SIZE):
+        for index, position, leaf_hash, stored in leaves:
+            if index != frontier.size:
+                report.add(Problem("leaf_missing", f"leaves {frontier.size}..{index - 1} are missing"))
+                frontier = _skip_to(frontier, index)
+            if stored is None:
+                report.add(Problem("sealed_event_missing", f"leaf {index}: the event is gone", position=position))
+            elif sealing.leaf_hash_of(stored_line(*stored)).hex() != leaf_hash:
+                event = stored[0]
                 report.add(
                     Problem(
                         "leaf_mismatch",
-                        f"leaf {leaf.index}: the event is not what was sealed (content, position or recorded time)",
+                        f"leaf {index}: the event is not what was sealed (content, position or recorded time)",
                         event.stream_id,
                         event.version,
                         event.position,
                     )
                 )
-            frontier.append(bytes.fromhex(leaf.hash))
+            frontier.append(bytes.fromhex(leaf_hash))
             if frontier.size in wanted:
                 roots[frontier.size] = frontier.root()
-        after = leaves[-1].index
+        after = leaves[-1][0]
     report.leaves = frontier.size
     return roots
 

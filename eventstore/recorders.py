@@ -41,16 +41,6 @@ class Head:
     stream_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class StreamHead:
-    """A stream's head as sealed: which stream, its type, version and hash."""
-
-    stream_id: UUID
-    stream_type: str
-    version: int
-    hash: str
-
-
 class Row(NamedTuple):
     """One event ready for insert: payloads normalised and as canonical JSON, hash computed."""
 
@@ -121,6 +111,14 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if paused:
             gc.enable()
+
+
+# An event as stored (payload not upcast) with its key id and hash.
+Stored = tuple[RecordedEvent, str, str]
+
+
+def _stored(events: list[RecordedEvent], rows: Sequence[Sequence[Any]]) -> list[Stored]:
+    return [(event, row[-2], row[-1]) for event, row in zip(events, rows, strict=True)]
 
 
 COLUMNS = (
@@ -230,8 +228,18 @@ class Recorder:
         (stream id, version), page by page."""
         raise NotImplementedError
 
-    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
-        """Head (as of ``upto``) of every stream with events in (after, upto], by stream id."""
+    def read_stored_feed(self, after: FeedKey, below: FeedKey, limit: int) -> list[tuple[RecordedEvent, str, str]]:
+        """The feed after ``after`` up to the horizon ``below``, as stored (not upcast), each
+        event with its key id and hash: what the sealer makes leaves of."""
+        raise NotImplementedError
+
+    def leaves_with_events(self, after_index: int, limit: int) -> list[tuple[int, int, str, Stored | None]]:
+        """Leaves after ``after_index`` in index order: (index, position, leaf hash, and the
+        event at that position as stored with its key id and hash, or None if it is gone)."""
+        raise NotImplementedError
+
+    def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
+        """Append (index, position, leaf hash) rows."""
         raise NotImplementedError
 
     def count_upto(self, upto: FeedKey) -> int:
@@ -440,16 +448,30 @@ class PostgresRecorder(Recorder):
                 return
             after = (events[-1].stream_id, events[-1].version)
 
-    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
+    def read_stored_feed(self, after: FeedKey, below: FeedKey, limit: int) -> list[tuple[RecordedEvent, str, str]]:
         rows = self._fetchall(
-            "SELECT e.stream_id, e.stream_type, e.version, e.hash FROM chronicle_event e JOIN ("
-            "  SELECT stream_id, max(version) AS version FROM chronicle_event"
-            "  WHERE (transaction_id, position) > (%s, %s) AND (transaction_id, position) <= (%s, %s)"
-            "  GROUP BY stream_id"
-            ") h ON h.stream_id = e.stream_id AND h.version = e.version ORDER BY e.stream_id",
-            [after.transaction_id, after.position, upto.transaction_id, upto.position],
+            f"SELECT {COLUMNS}, key_id, hash FROM chronicle_event "
+            "WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
+            "ORDER BY transaction_id, position LIMIT %s",
+            [after.transaction_id, after.position, below.transaction_id, limit],
         )
-        return [StreamHead(*row) for row in rows]
+        return _stored(_build((row[:-2] for row in rows), upcast=False), rows)
+
+    def leaves_with_events(self, after_index: int, limit: int) -> list[tuple[int, int, str, Stored | None]]:
+        columns = ", ".join(f"e.{column}" for column in COLUMNS.split(", "))
+        rows = self._fetchall(
+            f"SELECT l.leaf_index, l.position, l.hash, {columns}, e.key_id, e.hash FROM chronicle_leaf l "
+            "LEFT JOIN chronicle_event e ON e.position = l.position "
+            "WHERE l.leaf_index > %s ORDER BY l.leaf_index LIMIT %s",
+            [after_index, limit],
+        )
+        present = [row[3:] for row in rows if row[3] is not None]
+        stored = iter(_stored(_build((row[:-2] for row in present), upcast=False), present))
+        return [(row[0], row[1], row[2], next(stored) if row[3] is not None else None) for row in rows]
+
+    def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO chronicle_leaf (leaf_index, position, hash) VALUES (%s, %s, %s)", leaves)
 
     def count_upto(self, upto: FeedKey) -> int:
         return self._fetchall(
@@ -665,15 +687,29 @@ class SqliteRecorder(Recorder):
                 return
             after = (events[-1].stream_id.hex, events[-1].version)
 
-    def changed_heads(self, after: FeedKey, upto: FeedKey) -> list[StreamHead]:
+    def read_stored_feed(self, after: FeedKey, below: FeedKey, limit: int) -> list[tuple[RecordedEvent, str, str]]:
         rows = self._fetchall(
-            "SELECT e.stream_id, e.stream_type, e.version, e.hash FROM chronicle_event e JOIN ("
-            "  SELECT stream_id, max(version) AS version FROM chronicle_event"
-            "  WHERE position > ? AND position <= ? GROUP BY stream_id"
-            ") h ON h.stream_id = e.stream_id AND h.version = e.version ORDER BY e.stream_id",
-            [after.position, upto.position],
+            f"SELECT {COLUMNS}, key_id, hash FROM chronicle_event "
+            "WHERE position > ? AND position <= ? ORDER BY position LIMIT ?",
+            [after.position, below.position, limit],
         )
-        return [StreamHead(UUID(sid), st, ver, h) for sid, st, ver, h in rows]
+        return _stored(self._events([row[:-2] for row in rows], upcast=False), rows)
+
+    def leaves_with_events(self, after_index: int, limit: int) -> list[tuple[int, int, str, Stored | None]]:
+        columns = ", ".join(f"e.{column}" for column in COLUMNS.split(", "))
+        rows = self._fetchall(
+            f"SELECT l.leaf_index, l.position, l.hash, {columns}, e.key_id, e.hash FROM chronicle_leaf l "
+            "LEFT JOIN chronicle_event e ON e.position = l.position "
+            "WHERE l.leaf_index > ? ORDER BY l.leaf_index LIMIT ?",
+            [after_index, limit],
+        )
+        present = [row[3:] for row in rows if row[3] is not None]
+        stored = iter(_stored(self._events([row[:-2] for row in present], upcast=False), present))
+        return [(row[0], row[1], row[2], next(stored) if row[3] is not None else None) for row in rows]
+
+    def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO chronicle_leaf (leaf_index, position, hash) VALUES (%s, %s, %s)", leaves)
 
     def count_upto(self, upto: FeedKey) -> int:
         return self._fetchall("SELECT count(*) FROM chronicle_event WHERE position <= ?", [upto.position])[0][0]

@@ -45,8 +45,8 @@ from django.utils import timezone
 from . import merkle, sealkeys
 from . import store as event_store
 from .cursor import START, FeedKey
-from .export import STORED_COLUMNS, stored_row
-from .models import Event, Leaf, Seal
+from .export import STORED_COLUMNS, stored_line
+from .models import Seal
 from .recorders import recorder_for
 from .serialization import canonical_json, format_datetime
 
@@ -156,16 +156,16 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         after = FeedKey(previous.feed_transaction_id, previous.last_position) if previous else START
         frontier = merkle.Frontier.from_json(previous.frontier) if previous else merkle.Frontier()
         horizon, epoch = recorder.horizon()
-        events = _stored_feed(using, after, horizon, batch)
+        events = recorder.read_stored_feed(after, horizon, batch)
         if not events:
             return None
         leaves = []
-        for event in events:
-            digest = leaf_hash_of(stored_row(event))
-            leaves.append(Leaf(index=frontier.size, position=event.position, hash=digest.hex()))
+        for event, key_id, hash_ in events:
+            digest = leaf_hash_of(stored_line(event, key_id, hash_))
+            leaves.append((frontier.size, event.position, digest.hex()))
             frontier.append(digest)
-        Leaf.objects.using(using).bulk_create(leaves, batch_size=2000)
-        last = events[-1]
+        recorder.insert_leaves(leaves)
+        last = events[-1][0]
         key_id, _ = sealkeys.signing_key()
         signed = {
             "tree_size": frontier.size,
@@ -179,7 +179,7 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         row = Seal(
             **{**signed, "sealed_at": dt.datetime.fromisoformat(signed["sealed_at"])},
             signature=signature,
-            feed_transaction_id=last.transaction_id or 0,
+            feed_transaction_id=last.feed_key[0],
             frontier=frontier.to_json(),
         )
         row.save(using=using)
@@ -207,20 +207,6 @@ def seal_after_commit(using: str) -> None:
         seal(using=using)
     except Exception:
         log.exception("sealing after a commit failed; the next seal will cover these events")
-
-
-def _stored_feed(using: str, after: FeedKey, below: FeedKey, limit: int) -> list[Event]:
-    """Events as stored (no upcasting), in feed order, after ``after`` up to the horizon."""
-    if connections[using].vendor == "postgresql":
-        sql = (
-            "SELECT * FROM chronicle_event WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
-            "ORDER BY transaction_id, position LIMIT %s"
-        )
-        params = [after.transaction_id, after.position, below.transaction_id, limit]
-    else:
-        sql = "SELECT * FROM chronicle_event WHERE position > %s AND position <= %s ORDER BY position LIMIT %s"
-        params = [after.position, below.position, limit]
-    return list(Event.objects.using(using).raw(sql, params))
 
 
 def _lock(using: str) -> None:

@@ -27,13 +27,15 @@ def main() -> None:
     from orders.domain import commands as c
 
     models = json.loads(read_models_json())
-    before = [event.stream_id for event, _ in store.iter_feed()]
+    feed = [event for event, _ in store.iter_feed()]
+    before = [event.stream_id for event in feed]
     new = bus.dispatch(c.RegisterCustomer(uuid4(), "After Restore", "after@restore.example"), CommandContext.system())
     after = [event.stream_id for event, _ in store.iter_feed()]
     json.dump(
         {
             "read_models": models,
             "before": len(before),
+            "feed": [str(event.event_id) for event in feed],
             "after": [str(s) for s in after[len(before) :]],
             "new": str(new.id),
             "prefix_kept": after[: len(before)] == before,

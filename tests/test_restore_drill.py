@@ -1,21 +1,25 @@
 """The restore drill: from the exported log alone into a new database, nothing lost."""
 
+import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
+from eventstore import store
+from eventstore.records import NewEvent
 from tests.projections.support import catch_up_all
 from tests.restore_probe import read_models_json
-from tests.support import owner_conninfo, separate_owner
+from tests.support import META, new_stream, owner_conninfo, run_threads, separate_owner
 
 pytestmark = [
     pytest.mark.postgres(reason="the drill restores into a new PostgreSQL database"),
@@ -61,6 +65,40 @@ def new_database():
         admin.close()
 
 
+def interleaved_writers() -> list[str]:
+    """Events whose feed order differs from their position order: one transaction appends,
+    another appends and commits, then the first appends again and commits. Their ids in
+    feed order (the first transaction's two, then the other's)."""
+    first, second = new_stream(), new_stream()
+    written, resume = threading.Event(), threading.Event()
+    ids = [uuid.uuid4() for _ in range(3)]
+
+    def holder(_):
+        with transaction.atomic():
+            store.append(
+                "audit", first, [NewEvent("Noted", {"n": 1}, event_id=ids[0])], expected_version=0, metadata=META
+            )
+            written.set()
+            assert resume.wait(30)
+            store.append(
+                "audit", first, [NewEvent("Noted", {"n": 3}, event_id=ids[2])], expected_version=1, metadata=META
+            )
+
+    thread = threading.Thread(target=run_threads, args=(holder, 1))
+    thread.start()
+    assert written.wait(30)
+    store.append("audit", second, [NewEvent("Noted", {"n": 2}, event_id=ids[1])], expected_version=0, metadata=META)
+    resume.set()
+    thread.join(30)
+    positions = {e.event_id: e.position for e in store.read_stream(first) + store.read_stream(second)}
+    assert positions[ids[0]] < positions[ids[1]] < positions[ids[2]]
+    return [str(ids[0]), str(ids[2]), str(ids[1])]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_seed_export_import_rebuild_verify_and_carry_on(tmp_path, new_database):
     call_command(
         "seed_demo",
@@ -75,8 +113,11 @@ def test_seed_export_import_rebuild_verify_and_carry_on(tmp_path, new_database):
         stdout=io.StringIO(),
         stderr=io.StringIO(),
     )
+    interleaved = interleaved_writers()
     catch_up_all()
     original = json.loads(read_models_json())
+    original_feed = [str(event.event_id) for event, _ in store.iter_feed()]
+    assert [e for e in original_feed if e in interleaved] == interleaved  # feed order, not position order
     dump = tmp_path / "events.jsonl"
     with dump.open("w") as out:
         call_command("export_events", stdout=out, stderr=io.StringIO())
@@ -90,8 +131,12 @@ def test_seed_export_import_rebuild_verify_and_carry_on(tmp_path, new_database):
     assert f"Restored {exported} events" in manage(env, "manage.py", "import_events", str(dump))
     manage(env, "manage.py", "rebuild_projections", "--all")
     assert manage(env, "manage.py", "verify_events").startswith(f"OK: {exported} events")
+    again = tmp_path / "again.jsonl"
+    again.write_text(manage(env, "manage.py", "export_events"))
+    assert digest(again) == digest(dump)  # events, leaves, seals and their order: the same file
     probe = json.loads(manage(env, "-m", "tests.restore_probe"))
 
     assert probe["read_models"] == original  # every read model, row for row
+    assert probe["feed"] == original_feed  # the same events in the same order
     assert probe["before"] == exported and probe["prefix_kept"]
     assert probe["after"] == [probe["new"]]  # the new command comes after every imported event
