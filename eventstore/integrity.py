@@ -30,7 +30,6 @@ from django.utils import timezone
 from . import merkle, sealing
 from .cursor import FeedKey
 from .exceptions import UnknownSigningKey
-from .export import stored_line
 from .models import Seal
 from .recorders import recorder_for
 from .records import RecordedEvent
@@ -255,22 +254,21 @@ def _walk_leaves(
     frontier = merkle.Frontier()
     recorder = recorder_for(using)
     after = -1
-    while leaves := recorder.leaves_with_events(after, PAGE_SIZE):
-        for index, position, leaf_hash, stored in leaves:
+    while leaves := recorder.leaves_with_lines(after, PAGE_SIZE):
+        for index, position, leaf_hash, line in leaves:
             if index != frontier.size:
                 report.add(Problem("leaf_missing", f"leaves {frontier.size}..{index - 1} are missing"))
                 frontier = _skip_to(frontier, index)
-            if stored is None:
+            if line is None:
                 report.add(Problem("sealed_event_missing", f"leaf {index}: the event is gone", position=position))
-            elif sealing.leaf_hash_of(stored_line(*stored)).hex() != leaf_hash:
-                event = stored[0]
+            elif sealing.leaf_hash_of(line).hex() != leaf_hash:
                 report.add(
                     Problem(
                         "leaf_mismatch",
                         f"leaf {index}: the event is not what was sealed (content, position or recorded time)",
-                        event.stream_id,
-                        event.version,
-                        event.position,
+                        UUID(line["stream_id"]),
+                        line["version"],
+                        position,
                     )
                 )
             frontier.append(bytes.fromhex(leaf_hash))

@@ -45,7 +45,7 @@ from django.utils import timezone
 from . import merkle, sealkeys
 from . import store as event_store
 from .cursor import START, FeedKey
-from .export import STORED_COLUMNS, stored_line
+from .export import STORED_COLUMNS
 from .models import Seal
 from .recorders import recorder_for
 from .serialization import canonical_json, format_datetime
@@ -156,21 +156,21 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         after = FeedKey(previous.feed_transaction_id, previous.last_position) if previous else START
         frontier = merkle.Frontier.from_json(previous.frontier) if previous else merkle.Frontier()
         horizon, epoch = recorder.horizon()
-        events = recorder.read_stored_feed(after, horizon, batch)
-        if not events:
+        lines = recorder.read_leaf_lines(after, horizon, batch)
+        if not lines:
             return None
         leaves = []
-        for event, key_id, hash_ in events:
-            digest = leaf_hash_of(stored_line(event, key_id, hash_))
-            leaves.append((frontier.size, event.position, digest.hex()))
+        for _, line in lines:
+            digest = leaf_hash_of(line)
+            leaves.append((frontier.size, line["position"], digest.hex()))
             frontier.append(digest)
         recorder.insert_leaves(leaves)
-        last = events[-1][0]
+        place, last = lines[-1]
         key_id, _ = sealkeys.signing_key()
         signed = {
             "tree_size": frontier.size,
             "root_hash": frontier.root().hex(),
-            "last_position": last.position,
+            "last_position": last["position"],
             "epoch": epoch or event_store.current_epoch(using=using),
             "sealed_at": format_datetime(timezone.now()),
             "key_id": key_id,
@@ -179,12 +179,12 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         row = Seal(
             **{**signed, "sealed_at": dt.datetime.fromisoformat(signed["sealed_at"])},
             signature=signature,
-            feed_transaction_id=last.feed_key[0],
+            feed_transaction_id=place.transaction_id,
             frontier=frontier.to_json(),
         )
         row.save(using=using)
         transaction.on_commit(lambda: witness_append(SignedSeal.of(row)), using=using)
-    return row, len(events)
+    return row, len(lines)
 
 
 def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:

@@ -13,8 +13,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from eventstore import integrity, merkle, sealing, sealkeys, store
+from eventstore.cursor import FeedKey
 from eventstore.export import stored_row
 from eventstore.models import Event, Leaf, Seal
+from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
 from eventstore.serialization import format_datetime
 from tests.support import META, append_stream, owner_execute
@@ -280,3 +282,24 @@ def test_the_leaf_format_is_the_export_line_as_canonical_json():
     assert row["recorded_at"] == format_datetime(event.recorded_at)
     expected = merkle.leaf_hash(json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
     assert Leaf.objects.get().hash == expected.hex()
+
+
+def test_the_sealer_reads_each_event_as_its_export_line_on_either_engine():
+    """PostgreSQL spells the line's ids and times server-side; they must match the export's."""
+    on_the_second = dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+    stream = uuid4()
+    store.append(
+        "customer",
+        stream,
+        [
+            NewEvent("Registered", {"name": "Zoë 😀", "nested": {"b": 1, "a": [None, True, "ß"]}}),
+            NewEvent("Moved", {"to": "x"}, occurred_at=on_the_second),
+        ],
+        expected_version=NO_STREAM,
+        metadata=META,
+    )
+    recorder = recorder_for()
+    horizon, _ = recorder.horizon()
+    lines = [line for _, line in recorder.read_leaf_lines(FeedKey(0, 0), horizon, 100)]
+    assert lines == [stored_row(Event.objects.get(position=line["position"])) for line in lines]
+    assert lines[1]["occurred_at"] == "2024-02-29T18:59:59.000000Z"
