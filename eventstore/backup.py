@@ -128,7 +128,10 @@ def _sealed_events(tree_size: int, using: str) -> Iterator[list[Event]]:
         if not leaves:
             return
         rows = {e.position: e for e in Event.objects.using(using).filter(position__in=[x.position for x in leaves])}
-        yield [rows[leaf.position] for leaf in leaves if leaf.position in rows]
+        missing = [leaf.index for leaf in leaves if leaf.position not in rows]
+        if missing:
+            raise ExportIncomplete(f"leaf {missing[0]}'s event is gone: the log does not verify (run verify_events)")
+        yield [rows[leaf.position] for leaf in leaves]
         after = leaves[-1].index
 
 
@@ -159,13 +162,18 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, start=1):
             try:
-                yield json.loads(text)
+                line = json.loads(text)
             except json.JSONDecodeError:
                 raise RestoreRefused(f"line {number} is not JSON") from None
+            if not isinstance(line, dict):
+                raise RestoreRefused(f"line {number} is not a JSON object")
+            yield line
 
 
-def verify_file(path: Path) -> int:
-    """Check the file end to end; returns its number of events or raises RestoreRefused."""
+def verify_file(path: Path, *, rising: bool = False) -> int:
+    """Check the file end to end; returns its number of events or raises RestoreRefused.
+    ``rising``: the events must come in position order (SQLite's feed is position order, so
+    a file exported from PostgreSQL in another order cannot be restored there)."""
     lines = _read_lines(path)
     header = next(lines, None)
     if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
@@ -180,6 +188,8 @@ def verify_file(path: Path) -> int:
             last_seal = _check_seal(line["seal"], frontier, last_position, last_seal)
             continue
         _check_link(line, heads)
+        if rising and line["position"] <= last_position:
+            raise RestoreRefused("the events are not in position order, which this database's feed follows")
         frontier.append(sealing.leaf_hash_of(line))
         last_position = line["position"]
     if last_seal is None or last_seal.tree_size != frontier.size:
@@ -237,10 +247,17 @@ def _check_link(line: dict[str, Any], heads: dict[str, tuple[int, str]]) -> None
 
 def import_events(path: Path, *, using: str = "default", progress: IO[str] = sys.stderr) -> int:
     """Restore a log from an export into an empty database; returns the events loaded."""
+    if connections[using].in_atomic_block:
+        raise RuntimeError("a restore commits in transactions of its own: do not call it inside atomic()")
+    with sealing.sealer_held(using):
+        return _import(path, using, progress)
+
+
+def _import(path: Path, using: str, progress: IO[str]) -> int:
     for model in (Event, Leaf, Seal):
         if model.objects.using(using).exists():
             raise RestoreRefused("the event log is not empty: restore into a new database")
-    total = verify_file(path)
+    total = verify_file(path, rising=connections[using].vendor != "postgresql")
     batch = _Batch(using)
     frontier = merkle.Frontier()
     for line in _read_lines(path):

@@ -20,14 +20,18 @@ the witness, in one run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connections, transaction
 from django.utils import timezone
 
-from . import merkle, sealing
+from . import merkle, sealing, sealkeys
 from .cursor import FeedKey
 from .exceptions import UnknownSigningKey
 from .models import Seal
@@ -169,62 +173,99 @@ def _hash_of(key: bytes, event: RecordedEvent, previous_hash: str) -> str:
 
 
 def verify(*, using: str = "default", page_size: int = PAGE_SIZE) -> Report:
-    """Verify the chains, the leaves, the seals, the witness and the unsealed tail."""
+    """Verify the chains, the leaves, the seals, the witness and the unsealed tail.
+
+    The witness is read first and the database in one snapshot (PostgreSQL: a repeatable
+    read, read-only transaction), so a seal made while this runs is never taken for a
+    removed one: a seal is appended to the witness only after its commit."""
     report = Report()
-    walk = _ChainWalk(report)
-    for event, key_id, hash_ in recorder_for(using).iter_by_stream(page_size):
-        walk.event(event, key_id, hash_)
-    seals = {row.tree_size: row for row in Seal.objects.using(using).order_by("tree_size")}
-    report.seals, report.newest_seal = len(seals), (seals[max(seals)] if seals else None)
-    for row in seals.values():
-        signed = sealing.SignedSeal.of(row)
-        if not signed.signature_checks():
-            report.add(
-                Problem("seal_tampered", f"the seal of tree size {row.tree_size}: its signature does not verify")
-            )
-    witnessed = _witness(report, seals, using)
-    roots = _walk_leaves(report, {size: bytes.fromhex(row.root_hash) for size, row in seals.items()}, witnessed, using)
-    for size, row in seals.items():
-        if roots.get(size) is None:
-            report.add(
-                Problem("seal_tampered", f"the seal of tree size {size}: the log has only {report.leaves} leaves")
-            )
-        elif roots[size].hex() != row.root_hash:
-            report.add(Problem("seal_tampered", f"the seal of tree size {size}: the leaves no longer build its root"))
-    for size, (line, _) in witnessed.items():
-        if size not in seals:
+    witness = list(sealing.witness_lines())
+    with _snapshot(using):
+        walk = _ChainWalk(report)
+        for event, key_id, hash_ in recorder_for(using).iter_by_stream(page_size):
+            walk.event(event, key_id, hash_)
+        seals = {row.tree_size: row for row in Seal.objects.using(using).order_by("tree_size")}
+        report.seals, report.newest_seal = len(seals), (seals[max(seals)] if seals else None)
+        for row in seals.values():
+            _check_signature(report, sealing.SignedSeal.of(row), f"the seal of tree size {row.tree_size}")
+        witnessed = _witness(report, witness, seals, using)
+        walked = _walk_leaves(report, set(seals) | set(witnessed), using)
+        for size, row in seals.items():
+            _check_seal(report, row, walked.get(size))
+        for size, (line, _) in witnessed.items():
+            if size not in seals:
+                report.add(
+                    Problem(
+                        "seal_missing",
+                        f"the witness holds the seal of tree size {size} (line {line}), the database does not",
+                    )
+                )
+        sealed_size = report.newest_seal.tree_size if report.newest_seal else 0
+        if report.leaves > sealed_size:
+            # The sealer writes leaves and their seal in one transaction: leaves past the
+            # newest seal mean newer seals were removed.
             report.add(
                 Problem(
-                    "seal_missing",
-                    f"the witness holds the seal of tree size {size} (line {line}), the database does not",
+                    "seal_missing", f"{report.leaves - sealed_size} leaves follow the newest seal: seals were removed"
                 )
             )
-    sealed_size = report.newest_seal.tree_size if report.newest_seal else 0
-    if report.leaves > sealed_size:
-        # The sealer writes leaves and their seal in one transaction: leaves past the
-        # newest seal mean newer seals were removed.
-        report.add(
-            Problem("seal_missing", f"{report.leaves - sealed_size} leaves follow the newest seal: seals were removed")
-        )
-    _check_sealed_count(report, using)
-    _check_tail(report, using)
+        place = (walked[sealed_size].place if sealed_size in walked else None) or _place_of_newest(report)
+        _check_sealed_count(report, place, using)
+        _check_tail(report, place, using)
     return report
 
 
-def _witness(report: Report, seals: dict[int, Seal], using: str) -> dict[int, tuple[int, sealing.SignedSeal]]:
+@contextlib.contextmanager
+def _snapshot(using: str) -> Iterator[None]:
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _check_signature(report: Report, signed: sealing.SignedSeal, what: str, kind: str = "seal_tampered") -> bool:
+    try:
+        if sealkeys.verify_signature(signed.key_id, signed.message(), signed.signature):
+            return True
+    except UnknownSigningKey as exc:
+        report.add(Problem("unknown_key", f"{what}: {exc}"))
+        return False
+    report.add(Problem(kind, f"{what}: its signature does not verify"))
+    return False
+
+
+def _check_seal(report: Report, row: Seal, walked: _Walked | None) -> None:
+    """A seal's root against the leaves, and the sealer's own state beside it (its place in
+    the feed and the frontier, which the next seal builds on) against what the walk found."""
+    size = row.tree_size
+    if walked is None:
+        report.add(Problem("seal_tampered", f"the seal of tree size {size}: the log has only {report.leaves} leaves"))
+    elif walked.root.hex() != row.root_hash:
+        report.add(Problem("seal_tampered", f"the seal of tree size {size}: the leaves no longer build its root"))
+    elif row.frontier != walked.frontier or (
+        walked.place is not None and FeedKey(row.feed_transaction_id, row.last_position) != walked.place
+    ):
+        report.add(Problem("seal_tampered", f"the seal of tree size {size}: the sealer's state beside it was changed"))
+
+
+def _witness(
+    report: Report, lines: list[tuple[int, sealing.SignedSeal | None]], seals: dict[int, Seal], using: str
+) -> dict[int, tuple[int, sealing.SignedSeal]]:
     """The witness's seals of this log (its epochs), by tree size; problems for lines that
     are not seals, do not verify, or differ from the database's seal of the same size."""
     epochs = {row.epoch for row in seals.values()} | {_current_epoch(using)}
     witnessed: dict[int, tuple[int, sealing.SignedSeal]] = {}
-    for line, signed in sealing.witness_lines():
+    for line, signed in lines:
         if signed is None:
             report.add(Problem("witness_mismatch", f"witness line {line} is not a seal"))
             continue
         if signed.epoch not in epochs:
             continue  # another database's log
         report.witnessed += 1
-        if not signed.signature_checks():
-            report.add(Problem("witness_mismatch", f"witness line {line}: the seal's signature does not verify"))
+        if not _check_signature(report, signed, f"witness line {line}", "witness_mismatch"):
             continue
         stored = seals.get(signed.tree_size)
         if stored is not None and sealing.SignedSeal.of(stored) != signed:
@@ -244,18 +285,25 @@ def _current_epoch(using: str) -> str:
     return current_epoch(using=using)
 
 
-def _walk_leaves(
-    report: Report, sealed: dict[int, bytes], witnessed: dict[int, tuple[int, sealing.SignedSeal]], using: str
-) -> dict[int, bytes]:
-    """Recompute every leaf from its event and the tree over them; returns the root at each
-    size a seal or the witness names."""
-    wanted = set(sealed) | set(witnessed)
-    roots: dict[int, bytes] = {}
+@dataclass(frozen=True, slots=True)
+class _Walked:
+    """The tree as the walk built it at one size, and the feed place of its last leaf (None
+    when that leaf's event is gone, which is reported already)."""
+
+    root: bytes
+    frontier: dict[str, Any]
+    place: FeedKey | None
+
+
+def _walk_leaves(report: Report, wanted: set[int], using: str) -> dict[int, _Walked]:
+    """Recompute every leaf from its event, check the leaves follow the feed's order, and
+    build the tree over them; returns the tree at each size in ``wanted`` (and at the last)."""
+    walked: dict[int, _Walked] = {}
     frontier = merkle.Frontier()
     recorder = recorder_for(using)
-    after = -1
+    after, place = -1, FeedKey(0, 0)
     while leaves := recorder.leaves_with_lines(after, PAGE_SIZE):
-        for index, position, leaf_hash, line in leaves:
+        for index, position, leaf_hash, line, transaction_id in leaves:
             if index != frontier.size:
                 report.add(Problem("leaf_missing", f"leaves {frontier.size}..{index - 1} are missing"))
                 frontier = _skip_to(frontier, index)
@@ -271,12 +319,31 @@ def _walk_leaves(
                         position,
                     )
                 )
+            elif FeedKey(transaction_id, position) <= place:
+                report.add(
+                    Problem(
+                        "feed_reordered",
+                        f"leaf {index}: the event now comes before the one sealed ahead of it in the feed",
+                        UUID(line["stream_id"]),
+                        line["version"],
+                        position,
+                    )
+                )
+            if line is not None:
+                place = max(place, FeedKey(transaction_id, position))
             frontier.append(bytes.fromhex(leaf_hash))
             if frontier.size in wanted:
-                roots[frontier.size] = frontier.root()
+                walked[frontier.size] = _Walked(frontier.root(), frontier.to_json(), place if line else None)
         after = leaves[-1][0]
     report.leaves = frontier.size
-    return roots
+    walked.setdefault(frontier.size, _Walked(frontier.root(), frontier.to_json(), place))
+    return walked
+
+
+def _place_of_newest(report: Report) -> FeedKey:
+    """Where the newest seal says it is in the feed, when the walk could not tell."""
+    newest = report.newest_seal
+    return FeedKey(newest.feed_transaction_id, newest.last_position) if newest else FeedKey(0, 0)
 
 
 def _skip_to(frontier: merkle.Frontier, size: int) -> merkle.Frontier:
@@ -286,13 +353,12 @@ def _skip_to(frontier: merkle.Frontier, size: int) -> merkle.Frontier:
     return frontier
 
 
-def _check_sealed_count(report: Report, using: str) -> None:
-    """As many events up to the newest seal's place in the feed as it has leaves: an event
-    slipped in below it shows here."""
+def _check_sealed_count(report: Report, place: FeedKey, using: str) -> None:
+    """As many events up to the newest sealed leaf's place in the feed as there are sealed
+    leaves: an event slipped in below it shows here."""
     newest = report.newest_seal
     if newest is None:
         return
-    place = FeedKey(newest.feed_transaction_id, newest.last_position)
     counted = recorder_for(using).count_upto(place)
     if counted != newest.tree_size:
         report.add(
@@ -303,10 +369,8 @@ def _check_sealed_count(report: Report, using: str) -> None:
         )
 
 
-def _check_tail(report: Report, using: str) -> None:
-    newest = report.newest_seal
-    after = FeedKey(newest.feed_transaction_id, newest.last_position) if newest else FeedKey(0, 0)
-    report.unsealed, report.oldest_unsealed = recorder_for(using).backlog(after, None, 2**62)
+def _check_tail(report: Report, place: FeedKey, using: str) -> None:
+    report.unsealed, report.oldest_unsealed = recorder_for(using).backlog(place, None, 2**62)
     if report.oldest_unsealed is not None:
         age = (timezone.now() - report.oldest_unsealed).total_seconds()
         report.stale = age > settings.SEAL_STALE_SECONDS

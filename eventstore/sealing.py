@@ -29,6 +29,7 @@ cannot rewrite, against which ``verify`` checks the database's seals.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -46,8 +47,9 @@ from django.utils import timezone
 from . import merkle, sealkeys
 from . import store as event_store
 from .cursor import START, FeedKey
+from .exceptions import EventStoreError
 from .export import STORED_COLUMNS
-from .models import Seal
+from .models import Event, Seal
 from .recorders import recorder_for
 from .serialization import canonical_json, format_datetime
 
@@ -160,6 +162,8 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         previous = newest_seal(using=using)
         after = FeedKey(previous.feed_transaction_id, previous.last_position) if previous else START
         frontier = merkle.Frontier.from_json(previous.frontier) if previous else merkle.Frontier()
+        if previous is not None:
+            _check_place(previous, frontier, using)
         horizon, epoch = recorder.horizon()
         lines = recorder.read_leaf_lines(after, horizon, batch)
         if not lines:
@@ -212,6 +216,37 @@ def seal_after_commit(using: str) -> None:
         seal(using=using)
     except Exception:
         log.exception("sealing after a commit failed; the next seal will cover these events")
+
+
+@contextlib.contextmanager
+def sealer_held(using: str = "default") -> Iterator[None]:
+    """No sealer runs on ``using`` during the block (a restore: the sealer must not seal
+    half-loaded batches). PostgreSQL: the sealers' lock, held by this session."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_SEAL_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_SEAL_LOCK])
+
+
+class SealRefused(EventStoreError):
+    """The newest seal's unsigned state (its place in the feed, the frontier) does not
+    match what it signed or the log: sealing on from it could skip events or sign a tree
+    the leaves do not build. Nothing is sealed until ``verify_events`` has been looked at."""
+
+
+def _check_place(previous: Seal, frontier: merkle.Frontier, using: str) -> None:
+    if frontier.size != previous.tree_size or frontier.root().hex() != previous.root_hash:
+        raise SealRefused(f"the frontier beside the seal of tree size {previous.tree_size} does not build its root")
+    stored = Event.objects.using(using).filter(position=previous.last_position).values_list("transaction_id")
+    if [row[0] or 0 for row in stored] != [previous.feed_transaction_id]:
+        raise SealRefused(f"the seal of tree size {previous.tree_size} names a place in the feed its event is not at")
 
 
 def _lock(using: str) -> None:

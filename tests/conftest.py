@@ -96,8 +96,10 @@ def _seal_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The development seal key lives in a directory of the run's own, never the checkout's
     var/: for this process and for the processes tests start."""
     path = tmp_path_factory.mktemp("seal-key") / "seal-signing-key"
+    witness = tmp_path_factory.mktemp("witness") / "processes.jsonl"
     with pytest.MonkeyPatch.context() as patch, override_settings(SEAL_KEY_FILE=path):
         patch.setenv("SEAL_KEY_FILE", str(path))
+        patch.setenv("SEAL_WITNESS", str(witness))  # the witness of the processes tests start
         yield
 
 

@@ -125,7 +125,7 @@ def _without_a_stream(lines):
             "its signature does not verify",
         ),
         (lambda lines: [*lines[:-1], {"seal": {**lines[-1]["seal"], "tree_size": 5}}], "signature does not verify"),
-        (_swap_positions, "does not match the 6 events"),
+        (_swap_positions, "does not match the 6 events|not in position order"),
         (_without_a_stream, "does not match the"),
         (
             lambda lines: [

@@ -303,3 +303,64 @@ def test_the_sealer_reads_each_event_as_its_export_line_on_either_engine():
     lines = [line for _, line in recorder.read_leaf_lines(FeedKey(0, 0), horizon, 100)]
     assert lines == [stored_row(Event.objects.get(position=line["position"])) for line in lines]
     assert lines[1]["occurred_at"] == "2024-02-29T18:59:59.000000Z"
+
+
+def test_a_seal_made_while_verify_runs_is_not_taken_for_a_removed_one(monkeypatch):
+    append_stream(count=2)
+    sealing.seal()
+    read_witness = sealing.witness_lines
+
+    def witness_then_a_new_seal():
+        lines = list(read_witness())
+        append_stream(count=1)
+        sealing.seal()  # commits, and reaches the witness, after verify read it
+        return iter(lines)
+
+    monkeypatch.setattr(sealing, "witness_lines", witness_then_a_new_seal)
+    report = integrity.verify()
+    assert report.ok, report.problems
+
+
+def test_a_moved_feed_place_is_caught_and_the_sealer_refuses_to_go_on():
+    stream = sealed_log()[0]
+    owner_execute("UPDATE chronicle_seal SET feed_transaction_id = feed_transaction_id + 7")
+    assert "seal_tampered" in kinds(integrity.verify())
+    append_stream(count=1)
+    with pytest.raises(sealing.SealRefused, match="names a place in the feed"):
+        sealing.seal()
+    assert Seal.objects.count() == 1 and positions(stream)
+
+
+def test_a_changed_frontier_is_caught_and_never_built_on():
+    sealed_log()
+    owner_execute("UPDATE chronicle_seal SET frontier = %s::jsonb", [json.dumps(merkle.Frontier().to_json())])
+    assert kinds(integrity.verify()) == ["seal_tampered"]
+    append_stream(count=1)
+    with pytest.raises(sealing.SealRefused, match="does not build its root"):
+        sealing.seal()
+
+
+def test_a_seal_key_the_settings_no_longer_hold_is_named_not_called_tampering(settings):
+    sealed_log()
+    settings.SEAL_SIGNING_KEY_ID = "rotated"
+    settings.SEAL_SIGNING_KEY = sealkeys.generate_key()[0]
+    settings.SEAL_OLD_PUBLIC_KEYS = {}
+    report = integrity.verify()
+    assert set(kinds(report)) == {"unknown_key"}
+
+
+def test_verify_and_seal_exits_non_zero_when_the_log_is_broken_after_sealing(capsys, monkeypatch):
+    append_stream(count=1)
+    real = integrity.verify
+    calls = []
+
+    def broken_the_second_time(**kwargs):
+        report = real(**kwargs)
+        calls.append(report)
+        if len(calls) == 2:
+            report.add(integrity.Problem("seal_tampered", "simulated"))
+        return report
+
+    monkeypatch.setattr(integrity, "verify", broken_the_second_time)
+    code, _, err = verify_events(capsys, "--seal")
+    assert code == 1 and "BROKEN" in err and len(calls) == 2

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if made is not None:
                 self.stdout.write(f"Sealed the log at tree size {made.tree_size}.")
                 report = integrity.verify(using=database)
-        if report.stale:
+        if report.exit_code:
             self.stderr.write(report.summary())
             sys.exit(report.exit_code)
         self.stdout.write(report.summary())
