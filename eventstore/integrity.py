@@ -329,11 +329,12 @@ def _walk_leaves(report: Report, wanted: set[int], using: str) -> dict[int, _Wal
                         position,
                     )
                 )
-            if line is not None:
-                place = max(place, FeedKey(transaction_id, position))
+            else:
+                place = FeedKey(transaction_id, position)
             frontier.append(bytes.fromhex(leaf_hash))
             if frontier.size in wanted:
-                walked[frontier.size] = _Walked(frontier.root(), frontier.to_json(), place if line else None)
+                last_ok = place.position == position
+                walked[frontier.size] = _Walked(frontier.root(), frontier.to_json(), place if last_ok else None)
         after = leaves[-1][0]
     report.leaves = frontier.size
     walked.setdefault(frontier.size, _Walked(frontier.root(), frontier.to_json(), place))

@@ -364,3 +364,13 @@ def test_verify_and_seal_exits_non_zero_when_the_log_is_broken_after_sealing(cap
     monkeypatch.setattr(integrity, "verify", broken_the_second_time)
     code, _, err = verify_events(capsys, "--seal")
     assert code == 1 and "BROKEN" in err and len(calls) == 2
+
+
+@pytest.mark.postgres(reason="only PostgreSQL's feed orders by transaction id")
+def test_an_event_moved_in_the_feed_is_caught():
+    first = sealed_log()[0]
+    owner_execute(
+        "UPDATE chronicle_event SET transaction_id = transaction_id + 1000000 WHERE position = %s",
+        [positions(first)[0]],
+    )
+    assert "feed_reordered" in kinds(integrity.verify())
