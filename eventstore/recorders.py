@@ -490,10 +490,10 @@ class PostgresRecorder(Recorder):
         return [(row[0], row[1], row[2], _line(row[4:]) if row[4] is not None else None, row[3] or 0) for row in rows]
 
     def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
-        # COPY: a twentieth of the time of an INSERT per leaf, even pipelined.
+        # COPY, the rows written as one block of text: a fraction of an INSERT per leaf.
+        block = "".join(f"{index}\t{position}\t{hash_}\n" for index, position, hash_ in leaves)
         with self._cursor().copy("COPY chronicle_leaf (leaf_index, position, hash) FROM STDIN") as copy:
-            for leaf in leaves:
-                copy.write_row(leaf)
+            copy.write(block)
 
     def count_upto(self, upto: FeedKey) -> int:
         return self._fetchall(
