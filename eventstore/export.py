@@ -53,19 +53,12 @@ def table_row(event: Event) -> dict[str, Any]:
 
 def stored_row(event: Event) -> dict[str, Any]:
     """The backup file's line, keyed by ``STORED_COLUMNS`` in order."""
-    return {
-        **_identity(event),
-        "data": event.data,
-        "metadata": event.metadata,
-        "occurred_at": format_datetime(event.occurred_at),
-        "recorded_at": format_datetime(event.recorded_at),
-        "key_id": event.key_id,
-        "hash": event.hash,
-    }
+    return stored_line(event, event.key_id, event.hash)
 
 
-def stored_line(event: RecordedEvent, key_id: str, hash_: str) -> dict[str, Any]:
-    """``stored_row`` of an event the recorder read as stored (not upcast): the same line."""
+def stored_line(event: Event | RecordedEvent, key_id: str, hash_: str) -> dict[str, Any]:
+    """The backup file's line of a stored event (a row, or one the recorder read without
+    upcasting), with its key id and hash."""
     return {
         "position": event.position,
         "event_id": str(event.event_id),

@@ -95,6 +95,18 @@ def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UU
     return stream
 
 
+def log_row_counts() -> dict[str, int]:
+    """How many rows each of the log's tables holds."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in LOG_TABLES:
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            counts[table] = cursor.fetchone()[0]
+        return counts
+
+
 def owner_conninfo() -> dict[str, Any]:
     """How the owner of the test database connects to it (on PostgreSQL): the owner alias's
     role, or the app's where one role does both."""

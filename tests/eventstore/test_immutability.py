@@ -11,7 +11,7 @@ from eventstore.exceptions import AppendOnlyError
 from eventstore.models import Event, Leaf, Seal
 from eventstore.privileges import LOG_TABLES
 from eventstore.store import current_epoch
-from tests.support import append_stream, owner_session, purge_allowed
+from tests.support import append_stream, log_row_counts, owner_session, purge_allowed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -140,7 +140,7 @@ def test_no_session_setting_lets_a_change_through(table, statement, role):
     append_stream(count=2)
     current_epoch()
     sealing.seal()
-    before = row_counts()
+    before = log_row_counts()
     assert all(before.values())  # a row in every table, for the row triggers to guard
     session = raw_session() if role == "app" else owner_session()
     try:
@@ -149,7 +149,7 @@ def test_no_session_setting_lets_a_change_through(table, statement, role):
             session.execute(statement.format(table=table, column=A_COLUMN[table]))
     finally:
         session.close()
-    assert row_counts() == before
+    assert log_row_counts() == before
 
 
 A_COLUMN = {
@@ -158,12 +158,3 @@ A_COLUMN = {
     "chronicle_leaf": "hash",
     "chronicle_log_identity": "epoch",
 }
-
-
-def row_counts() -> dict[str, int]:
-    with connection.cursor() as cursor:
-        counts = {}
-        for table in LOG_TABLES:
-            cursor.execute(f"SELECT count(*) FROM {table}")
-            counts[table] = cursor.fetchone()[0]
-        return counts

@@ -19,7 +19,7 @@ from eventstore import sealing
 from eventstore.privileges import LOG_TABLES, check_log_privileges, health, log_privilege_problems
 from eventstore.store import current_epoch
 from projections.management.commands.setup_database_roles import read_model_tables
-from tests.support import append_stream, owner_conninfo, owner_session, separate_owner
+from tests.support import append_stream, log_row_counts, owner_conninfo, owner_session, separate_owner
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -43,18 +43,9 @@ def full_log():
     append_stream(count=2)
     current_epoch()
     sealing.seal()
-    counts = row_counts()
+    counts = log_row_counts()
     assert all(counts.values())
     return counts
-
-
-def row_counts() -> dict[str, int]:
-    with connection.cursor() as cursor:
-        counts = {}
-        for table in LOG_TABLES:
-            cursor.execute(f"SELECT count(*) FROM {table}")
-            counts[table] = cursor.fetchone()[0]
-        return counts
 
 
 def test_the_suite_runs_as_an_app_role_that_may_only_read_and_insert_the_log(app_role):
@@ -83,7 +74,7 @@ def test_the_app_role_can_neither_change_the_log_nor_lift_its_guards(app_role, f
     with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL chronicle.allow_purge = on")
         cursor.execute(sql)
-    assert row_counts() == full_log
+    assert log_row_counts() == full_log
     assert log_privilege_problems() == []
     with connection.cursor() as cursor:
         cursor.execute(
