@@ -28,7 +28,7 @@ TABLE_COLUMNS: Final = (*IDENTITY_COLUMNS, "occurred_at", "recorded_at", *METADA
 STORED_COLUMNS: Final = (*IDENTITY_COLUMNS, "data", "metadata", "occurred_at", "recorded_at", "key_id", "hash")
 
 
-def _identity(event: Event) -> dict[str, Any]:
+def _identity(event: Event | RecordedEvent) -> dict[str, Any]:
     return {
         "position": event.position,
         "event_id": str(event.event_id),
@@ -60,13 +60,7 @@ def stored_line(event: Event | RecordedEvent, key_id: str, hash_: str) -> dict[s
     """The backup file's line of a stored event (a row, or one the recorder read without
     upcasting), with its key id and hash."""
     return {
-        "position": event.position,
-        "event_id": str(event.event_id),
-        "stream_type": event.stream_type,
-        "stream_id": str(event.stream_id),
-        "version": event.version,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
+        **_identity(event),
         "data": event.data,
         "metadata": event.metadata,
         "occurred_at": format_datetime(event.occurred_at),

@@ -47,7 +47,7 @@ from django.utils import timezone
 from . import merkle, sealkeys
 from . import store as event_store
 from .cursor import START, FeedKey
-from .exceptions import EventStoreError
+from .exceptions import EventStoreError, UnknownSigningKey
 from .export import STORED_COLUMNS
 from .models import Event, Seal
 from .recorders import recorder_for
@@ -120,7 +120,7 @@ class SignedSeal:
         """Whether the signature is this seal's, by the key it names (False for an unknown key)."""
         try:
             return sealkeys.verify_signature(self.key_id, self.message(), self.signature)
-        except Exception:  # an unknown key id: the seal cannot be trusted either way
+        except UnknownSigningKey:  # the seal cannot be trusted either way
             return False
 
 
@@ -218,21 +218,10 @@ def seal_after_commit(using: str) -> None:
         log.exception("sealing after a commit failed; the next seal will cover these events")
 
 
-@contextlib.contextmanager
-def sealer_held(using: str = "default") -> Iterator[None]:
+def sealer_held(using: str = "default") -> contextlib.AbstractContextManager[None]:
     """No sealer runs on ``using`` during the block (a restore: the sealer must not seal
-    half-loaded batches). PostgreSQL: the sealers' lock, held by this session."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [_SEAL_LOCK])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_SEAL_LOCK])
+    half-loaded batches): the sealers' lock, held by this session."""
+    return event_store.session_lock(_SEAL_LOCK, using=using)
 
 
 class SealRefused(EventStoreError):

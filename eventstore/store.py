@@ -258,21 +258,32 @@ def writers_turn(stream_id: UUID, *, timeout_ms: int = 5000, using: str = "defau
     keeps its place at the head. Times out (an OperationalError) rather than wait for ever.
     On SQLite, where writes already take turns on the database lock, it does nothing.
     """
+    digest = hashlib.blake2b(b"chronicle:stream:" + stream_id.bytes, digest_size=8).digest()
+    with session_lock(int.from_bytes(digest, "big", signed=True), timeout_ms=timeout_ms, using=using):
+        yield
+
+
+@contextlib.contextmanager
+def session_lock(key: int, *, timeout_ms: int | None = None, using: str = "default") -> Iterator[None]:
+    """Hold the PostgreSQL advisory lock ``key`` for the block, on this session (outside any
+    transaction), waiting for it at most ``timeout_ms`` (an OperationalError after that) or,
+    with None, as long as it takes. SQLite has no such locks: it does nothing there."""
     connection = recorder_for(using).connection
     if connection.vendor != "postgresql":
         yield
         return
-    digest = hashlib.blake2b(b"chronicle:stream:" + stream_id.bytes, digest_size=8).digest()
-    key = int.from_bytes(digest, "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, false)", [f"{timeout_ms}ms"]
-        )
-        (previous, _) = cursor.fetchone()
+        previous = None
+        if timeout_ms is not None:
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, false)", [f"{timeout_ms}ms"]
+            )
+            (previous, _) = cursor.fetchone()
         try:
             cursor.execute("SELECT pg_advisory_lock(%s)", [key])
         finally:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
+            if previous is not None:
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [previous])
     try:
         yield
     finally:
