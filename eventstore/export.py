@@ -9,11 +9,14 @@ restore can verify every line and insert it unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
+
+import orjson
 
 from .models import Event
 from .records import METADATA_KEYS, RecordedEvent
-from .serialization import format_datetime
+from .serialization import canonical_json, format_datetime
 
 IDENTITY_COLUMNS: Final = (
     "position",
@@ -68,3 +71,13 @@ def stored_line(event: Event | RecordedEvent, key_id: str, hash_: str) -> dict[s
         "key_id": key_id,
         "hash": hash_,
     }
+
+
+def line_bytes(line: Mapping[str, Any]) -> bytes:
+    """A backup line as canonical JSON (``serialization.canonical_json``), UTF-8: the bytes
+    a Merkle leaf hashes (``sealing``)."""
+    line = line if len(line) == len(STORED_COLUMNS) else {column: line[column] for column in STORED_COLUMNS}
+    try:
+        return orjson.dumps(line, option=orjson.OPT_SORT_KEYS)  # canonical_json's bytes, without a copy
+    except orjson.JSONEncodeError:
+        return canonical_json(line).encode()

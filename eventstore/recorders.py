@@ -24,7 +24,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.types.datetime import TimestamptzLoader
 
 from .cursor import MAX_POSITION, FeedKey
-from .export import stored_line
+from .export import line_bytes, stored_line
 from .records import Payload, RecordedEvent, StoredSnapshot
 from .serialization import registry
 
@@ -96,7 +96,7 @@ def _payloads(rows: Iterable[Sequence[Any]]) -> list[Payload]:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector while a page of events is fetched and built.
 
     A page allocates thousands of containers (rows, payload dicts, records) and none of them
@@ -112,6 +112,25 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if paused:
             gc.enable()
+
+
+def _canonical(text: str) -> bytes:
+    """A stored JSON payload in canonical form (``serialization.canonical_json``; payload
+    integers fit in 64 bits, so orjson reads and writes them exactly)."""
+    return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+
+
+def _respelled(fragment: str) -> bytes:
+    """A run of a leaf's scalar fields as the server spelled it, canonical: PostgreSQL's
+    to_json and orjson escape the same characters, but a string that needed escaping is
+    written again by orjson, to be sure of the escapes' spelling."""
+    if "\\" not in fragment:
+        return fragment.encode()
+    # ',"a":1,"b":' or ',"c":2}': parse the fields as an object and write them back.
+    opened = "{" + fragment[1:]
+    closed = opened if opened.endswith("}") else opened + "null}"
+    written = orjson.dumps(orjson.loads(closed))
+    return b"," + (written[1:] if closed is opened else written[1:-5])
 
 
 def _line(row: Sequence[Any]) -> dict[str, Any]:
@@ -178,7 +197,7 @@ class Recorder:
         if to_version is not None:
             sql += " AND version <= %s"
             params.append(to_version)
-        with _collector_paused():
+        with collector_paused():
             return _payloads(self._fetchall(self._sql(sql + " ORDER BY version"), params))
 
     def version_at(self, stream_id: UUID, as_of: dt.datetime) -> int:
@@ -246,14 +265,20 @@ class Recorder:
         sealer makes leaves of."""
         raise NotImplementedError
 
+    def read_leaves(self, after: FeedKey, below: FeedKey, limit: int) -> Iterator[tuple[int, int, bytes]]:
+        """What ``read_leaf_lines`` reads, as (transaction id, position, leaf bytes: the
+        ``export.line_bytes`` of its line) for each event."""
+        for place, line in self.read_leaf_lines(after, below, limit):
+            yield place.transaction_id, place.position, line_bytes(line)
+
     def leaves_with_lines(self, after_index: int, limit: int) -> list[tuple[int, int, str, dict[str, Any] | None, int]]:
         """Leaves after ``after_index`` in index order: (index, position, leaf hash, the export
         line of the event now at that position or None if there is none, and that event's
         transaction id, which with the position is its place in the feed; 0 on SQLite)."""
         raise NotImplementedError
 
-    def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
-        """Append (index, position, leaf hash) rows."""
+    def insert_leaves(self, leaves: Iterable[tuple[int, int, str]]) -> None:
+        """Append (index, position, leaf hash) rows, iterating ``leaves`` once."""
         raise NotImplementedError
 
     def count_upto(self, upto: FeedKey) -> int:
@@ -365,7 +390,7 @@ class PostgresRecorder(Recorder):
         if as_of is not None:
             sql += " AND recorded_at <= %s"
             params.append(as_of)
-        with _collector_paused():
+        with collector_paused():
             return _build(self._fetchall(sql + " ORDER BY version", params), stream_id)
 
     def horizon(self) -> tuple[FeedKey, str]:
@@ -403,7 +428,7 @@ class PostgresRecorder(Recorder):
             sql += " AND event_type = ANY(%s)"
             params.append(list(event_types))
         params.append(limit)
-        with _collector_paused():
+        with collector_paused():
             return _build(self._fetchall(sql + " ORDER BY transaction_id, position LIMIT %s", params))
 
     def event_at_position(self, position: int) -> RecordedEvent | None:
@@ -472,13 +497,65 @@ class PostgresRecorder(Recorder):
     )
 
     def read_leaf_lines(self, after: FeedKey, below: FeedKey, limit: int) -> list[tuple[FeedKey, dict[str, Any]]]:
-        rows = self._fetchall(
-            f"SELECT {self._LINE.format(t='')}, transaction_id FROM chronicle_event "
+        with collector_paused():
+            rows = self._fetchall(
+                f"SELECT {self._LINE.format(t='')}, transaction_id FROM chronicle_event "
+                "WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
+                "ORDER BY transaction_id, position LIMIT %s",
+                [after.transaction_id, after.position, below.transaction_id, limit],
+            )
+            return [(FeedKey(row[-1], row[0]), _line(row)) for row in rows]
+
+    # A leaf's bytes are canonical JSON with sorted keys: "data", then the fields up to
+    # "metadata", then the rest. The server spells the two runs of scalars between the
+    # payloads (strings through to_json, which escapes exactly what orjson escapes: ", \\
+    # and control characters); the payloads, which JSONB does not keep in canonical form,
+    # are parsed and written back canonically here.
+    _LEAF_PARTS = (
+        "position, transaction_id, data::text, metadata::text, "
+        '\',"event_id":"\' || event_id::text || \'","event_type":\' || to_json(event_type)::text '
+        "|| ',\"hash\":' || to_json(hash)::text || ',\"key_id\":' || to_json(key_id)::text || ',\"metadata\":', "
+        '\',"occurred_at":"\' || to_char(occurred_at AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') '
+        '|| \'","position":\' || position '
+        '|| \',"recorded_at":"\' || to_char(recorded_at AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') '
+        '|| \'","schema_version":\' || schema_version || \',"stream_id":"\' || stream_id::text '
+        "|| '\",\"stream_type\":' || to_json(stream_type)::text || ',\"version\":' || version || '}'"
+    )
+
+    def read_leaves(self, after: FeedKey, below: FeedKey, limit: int) -> Iterator[tuple[int, int, bytes]]:
+        sql = (
+            f"SELECT {self._LEAF_PARTS} FROM chronicle_event "
             "WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
-            "ORDER BY transaction_id, position LIMIT %s",
-            [after.transaction_id, after.position, below.transaction_id, limit],
+            "ORDER BY transaction_id, position LIMIT %s"
         )
-        return [(FeedKey(row[-1], row[0]), _line(row)) for row in rows]
+        if psycopg.pq.version() >= 170000:
+            # Streamed in chunks, so the server spells the next rows while these are hashed;
+            # in the feed's index order (a fresh table's statistics lead the planner to sort
+            # the whole backlog for a large LIMIT).
+            cursor = self._cursor()
+            with self.connection.wrap_database_errors:
+                cursor.execute("SET LOCAL enable_sort = off")
+                rows = cursor.stream(
+                    sql, [after.transaction_id, after.position, below.transaction_id, limit], size=1000
+                )
+                yield from self._leaves_of(rows)
+            return
+        while limit > 0:  # pages small enough that the planner walks the index anyway
+            rows = self._fetchall(sql, [after.transaction_id, after.position, below.transaction_id, min(limit, 1000)])
+            yield from self._leaves_of(rows)
+            if len(rows) < min(limit, 1000):
+                return
+            limit -= len(rows)
+            after = FeedKey(rows[-1][1], rows[-1][0])
+
+    @staticmethod
+    def _leaves_of(rows: Iterable[Any]) -> Iterator[tuple[int, int, bytes]]:
+        for position, transaction_id, data, metadata, middle, tail in rows:
+            yield (
+                transaction_id,
+                position,
+                b"".join((b'{"data":', _canonical(data), _respelled(middle), _canonical(metadata), _respelled(tail))),
+            )
 
     def leaves_with_lines(self, after_index: int, limit: int) -> list[tuple[int, int, str, dict[str, Any] | None, int]]:
         rows = self._fetchall(
@@ -489,7 +566,7 @@ class PostgresRecorder(Recorder):
         )
         return [(row[0], row[1], row[2], _line(row[4:]) if row[4] is not None else None, row[3] or 0) for row in rows]
 
-    def insert_leaves(self, leaves: Sequence[tuple[int, int, str]]) -> None:
+    def insert_leaves(self, leaves: Iterable[tuple[int, int, str]]) -> None:
         # COPY, the rows written as one block of text: a fraction of an INSERT per leaf.
         block = "".join(f"{index}\t{position}\t{hash_}\n" for index, position, hash_ in leaves)
         with self._cursor().copy("COPY chronicle_leaf (leaf_index, position, hash) FROM STDIN") as copy:

@@ -39,7 +39,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
@@ -48,9 +47,9 @@ from . import merkle, sealkeys
 from . import store as event_store
 from .cursor import START, FeedKey
 from .exceptions import EventStoreError, UnknownSigningKey
-from .export import STORED_COLUMNS
+from .export import line_bytes
 from .models import Event, Seal
-from .recorders import recorder_for
+from .recorders import collector_paused, recorder_for
 from .serialization import canonical_json, format_datetime
 
 log = logging.getLogger("chronicle.sealing")
@@ -61,13 +60,7 @@ SEAL_BATCH = 20_000
 _SEAL_LOCK = 0x43484C53  # "CHLS": one sealer at a time
 
 
-def leaf_bytes(line: Mapping[str, Any]) -> bytes:
-    """The bytes a leaf hashes: an export line's stored columns as canonical JSON."""
-    line = line if len(line) == len(STORED_COLUMNS) else {column: line[column] for column in STORED_COLUMNS}
-    try:
-        return orjson.dumps(line, option=orjson.OPT_SORT_KEYS)  # canonical_json's bytes, without a copy
-    except orjson.JSONEncodeError:
-        return canonical_json(line).encode()
+leaf_bytes = line_bytes
 
 
 def leaf_hash_of(line: Mapping[str, Any]) -> bytes:
@@ -165,21 +158,22 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         if previous is not None:
             _check_place(previous, frontier, using)
         horizon, epoch = recorder.horizon()
-        lines = recorder.read_leaf_lines(after, horizon, batch)
-        if not lines:
-            return None
         leaves = []
-        for _, line in lines:
-            digest = leaf_hash_of(line)
-            leaves.append((frontier.size, line["position"], digest.hex()))
-            frontier.append(digest)
+        with collector_paused():  # a batch's rows and leaves form no cycles
+            # The last row's transaction id and position are the seal's place in the feed.
+            for transaction_id, position, leaf in recorder.read_leaves(after, horizon, batch):  # noqa: B007
+                digest = merkle.leaf_hash(leaf)
+                leaves.append((frontier.size, position, digest.hex()))
+                frontier.append(digest)
+        if not leaves:
+            return None
         recorder.insert_leaves(leaves)
-        place, last = lines[-1]
+        place = FeedKey(transaction_id, position)
         key_id, _ = sealkeys.signing_key()
         signed = {
             "tree_size": frontier.size,
             "root_hash": frontier.root().hex(),
-            "last_position": last["position"],
+            "last_position": place.position,
             "epoch": epoch or event_store.current_epoch(using=using),
             "sealed_at": format_datetime(timezone.now()),
             "key_id": key_id,
@@ -193,7 +187,7 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         )
         row.save(using=using)
         transaction.on_commit(lambda: witness_append(SignedSeal.of(row)), using=using)
-    return row, len(lines)
+    return row, len(leaves)
 
 
 def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:

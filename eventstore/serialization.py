@@ -49,6 +49,14 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _check_int(value: int) -> int:
+    """Integers fit in 64 bits, so every JSON reader (orjson's too, which reads larger ones
+    as floats) gets back the number that was signed."""
+    if not -(2**63) <= value < 2**63:
+        raise InvalidEvent(f"integer {value} does not fit in 64 bits; store it as a string")
+    return value
+
+
 def _check_key(key: Any) -> str:
     if type(key) is not str:
         raise InvalidEvent(f"object keys must be strings, not {type(key).__name__}")
@@ -60,7 +68,9 @@ def to_json_value(value: Any) -> JSONValue:
     kind = type(value)  # exact types first: this runs on every append
     if kind is str:
         return _check_text(value)
-    if kind is int or value is None or kind is bool:
+    if kind is int:
+        return _check_int(value)
+    if value is None or kind is bool:
         return value
     if kind is dict:
         return {_check_key(key): to_json_value(item) for key, item in value.items()}
@@ -71,7 +81,7 @@ def to_json_value(value: Any) -> JSONValue:
     if isinstance(value, enum.Enum):
         return to_json_value(value.value)
     if isinstance(value, int):
-        return int(value)
+        return _check_int(int(value))
     if isinstance(value, float):
         raise InvalidEvent("floats are not stored; use Decimal or int")
     if isinstance(value, Decimal):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from eventstore import integrity, merkle, sealing, sealkeys, store
 from eventstore.cursor import FeedKey
+from eventstore.exceptions import InvalidEvent
 from eventstore.export import stored_row
 from eventstore.models import Event, Leaf, Seal
 from eventstore.recorders import recorder_for
@@ -303,6 +304,40 @@ def test_the_sealer_reads_each_event_as_its_export_line_on_either_engine():
     lines = [line for _, line in recorder.read_leaf_lines(FeedKey(0, 0), horizon, 100)]
     assert lines == [stored_row(Event.objects.get(position=line["position"])) for line in lines]
     assert lines[1]["occurred_at"] == "2024-02-29T18:59:59.000000Z"
+
+
+@pytest.mark.parametrize(
+    "event_type", ["Registered", 'Said "hi"', "Back\\slash", "Tab\tand\nnewline\x1f", "Zoë 😀 \u2028"]
+)
+def test_the_sealer_spells_each_leaf_as_the_canonical_json_of_its_export_line(event_type):
+    """PostgreSQL spells most of a leaf's bytes server-side (strings through to_json); every
+    string, escaped or not, must come out as the standard library's canonical JSON."""
+    store.append(
+        "customer",
+        uuid4(),
+        [
+            NewEvent(event_type, {"z": '"quoted" \\ \x07', "a": [2**63 - 1, -(2**63), {"é": None, "e": True}]}),
+            NewEvent("Plain", {}, occurred_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC)),
+        ],
+        expected_version=NO_STREAM,
+        metadata={**META, "actor": '\\ "x"'},
+    )
+    recorder = recorder_for()
+    horizon, _ = recorder.horizon()
+    leaves = list(recorder.read_leaves(FeedKey(0, 0), horizon, 100))
+    assert len(leaves) == 2
+    for transaction_id, position, leaf in leaves:
+        event = Event.objects.get(position=position)
+        assert leaf == json.dumps(stored_row(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        assert transaction_id == (event.transaction_id or 0)
+
+
+def test_a_payload_integer_beyond_64_bits_is_refused():
+    with pytest.raises(InvalidEvent, match="64 bits"):
+        store.append(
+            "customer", uuid4(), [NewEvent("Counted", {"n": 2**63})], expected_version=NO_STREAM, metadata=META
+        )
+    assert not Event.objects.exists()
 
 
 def test_a_seal_made_while_verify_runs_is_not_taken_for_a_removed_one(monkeypatch):
