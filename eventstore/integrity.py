@@ -34,7 +34,7 @@ from django.utils import timezone
 from . import merkle, sealing, sealkeys
 from .cursor import FeedKey
 from .exceptions import UnknownSigningKey
-from .models import Seal
+from .models import LogIdentity, Seal
 from .recorders import recorder_for
 from .records import RecordedEvent
 from .serialization import canonical_json, format_datetime
@@ -256,7 +256,10 @@ def _witness(
 ) -> dict[int, tuple[int, sealing.SignedSeal]]:
     """The witness's seals of this log (its epochs), by tree size; problems for lines that
     are not seals, do not verify, or differ from the database's seal of the same size."""
+    # Every epoch the log has had (insert-only): a new epoch recorded by hand does not make
+    # the witness's older seals someone else's.
     epochs = {row.epoch for row in seals.values()} | {_current_epoch(using)}
+    epochs |= set(LogIdentity.objects.using(using).values_list("epoch", flat=True))
     witnessed: dict[int, tuple[int, sealing.SignedSeal]] = {}
     for line, signed in lines:
         if signed is None:

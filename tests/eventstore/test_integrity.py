@@ -205,6 +205,16 @@ def test_removing_every_seal_is_caught_by_the_witness(capsys):
     assert verify_events(capsys)[0] == 1
 
 
+def test_a_new_epoch_recorded_by_hand_does_not_hide_the_witness():
+    """Removing the seals and recording a new epoch, as a restore would, leaves the
+    witness's seals of the old epoch this log's business: its epochs are insert-only."""
+    sealed_log()
+    owner_execute("DELETE FROM chronicle_seal")
+    owner_execute("INSERT INTO chronicle_log_identity (epoch) VALUES (%s)", ["e" * 32])
+    assert store.current_epoch() == "e" * 32
+    assert kinds(integrity.verify()) == ["seal_missing", "seal_missing"]
+
+
 def test_a_replaced_witness_line_is_caught(settings):
     for _ in range(2):
         append_stream(count=1)
