@@ -528,25 +528,25 @@ class PostgresRecorder(Recorder):
             "WHERE (transaction_id, position) > (%s, %s) AND transaction_id <= %s "
             "ORDER BY transaction_id, position LIMIT %s"
         )
-        if psycopg.pq.version() >= 170000:
-            # Streamed in chunks, so the server spells the next rows while these are hashed;
-            # in the feed's index order (a fresh table's statistics lead the planner to sort
-            # the whole backlog for a large LIMIT).
-            cursor = self._cursor()
-            with self.connection.wrap_database_errors:
-                cursor.execute("SET LOCAL enable_sort = off")
-                rows = cursor.stream(
-                    sql, [after.transaction_id, after.position, below.transaction_id, limit], size=1000
-                )
-                yield from self._leaves_of(rows)
-            return
-        while limit > 0:  # pages small enough that the planner walks the index anyway
-            rows = self._fetchall(sql, [after.transaction_id, after.position, below.transaction_id, min(limit, 1000)])
+        # A page at a time, prepared, small enough that the planner walks the feed's index
+        # whatever its statistics (a fresh table's lead it to sort the whole backlog for a
+        # large LIMIT). A backlog beyond the first page is streamed in chunks where libpq
+        # can (17 and later), so the server spells the next rows while these are hashed.
+        while limit > 0:
+            page = min(limit, 1000)
+            rows = self._fetchall(sql, [after.transaction_id, after.position, below.transaction_id, page])
             yield from self._leaves_of(rows)
-            if len(rows) < min(limit, 1000):
+            if len(rows) < page:
                 return
             limit -= len(rows)
             after = FeedKey(rows[-1][1], rows[-1][0])
+            if limit and psycopg.pq.version() >= 170000:
+                cursor = self._cursor()
+                with self.connection.wrap_database_errors:
+                    cursor.execute("SET LOCAL enable_sort = off")
+                    params = [after.transaction_id, after.position, below.transaction_id, limit]
+                    yield from self._leaves_of(cursor.stream(sql, params, size=1000))
+                return
 
     @staticmethod
     def _leaves_of(rows: Iterable[Any]) -> Iterator[tuple[int, int, bytes]]:

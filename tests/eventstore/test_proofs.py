@@ -8,7 +8,7 @@ from eventstore import merkle, proofs, sealing
 from eventstore.models import Event
 from tests.support import append_stream
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_inclusion_proof_checks_against_the_newest_seal_and_older_ones():
