@@ -218,7 +218,7 @@ class _Walk:
     """What checking a file needs to remember as its lines stream past."""
 
     keyring: Keyring
-    witness: dict[int, Seal]
+    witness: dict[tuple[str, int], Seal]  # by epoch and tree size
     frontier: merkle.Frontier = field(default_factory=merkle.Frontier)
     since_seal: list[bytes] = field(default_factory=list)  # leaf hashes after the newest seal
     first_line_since_seal: int = 2  # the line after the header
@@ -227,7 +227,7 @@ class _Walk:
     previous: Seal | None = None
     previous_frontier: list[bytes] = field(default_factory=list)
     epochs: set[str] = field(default_factory=set)
-    witnessed: set[int] = field(default_factory=set)  # tree sizes of the witness's seals seen
+    witnessed: set[tuple[str, int]] = field(default_factory=set)  # the witness's seals seen in the file
     seals: int = 0
 
     def event(self, line: dict[str, Any], where: str) -> None:
@@ -301,14 +301,14 @@ class _Walk:
             )
 
     def _check_witness(self, seal: Seal, where: str) -> None:
-        held = self.witness.get(seal.tree_size)
-        if held is None or held.epoch != seal.epoch:
+        held = self.witness.get((seal.epoch, seal.tree_size))
+        if held is None:
             return
         if held != seal:
             raise Broken(
                 "witness_mismatch", f"the seal of tree size {seal.tree_size} differs from the witness's", where
             )
-        self.witnessed.add(seal.tree_size)
+        self.witnessed.add((seal.epoch, seal.tree_size))
 
     def finish(self, path: Path) -> Summary:
         """The file ends with a seal over every event, and holds every seal of its epochs
@@ -325,7 +325,7 @@ class _Walk:
                 str(path),
             )
         for held in sorted(self.witness.values(), key=lambda seal: seal.tree_size):
-            if held.epoch not in self.epochs or held.tree_size in self.witnessed:
+            if held.epoch not in self.epochs or (held.epoch, held.tree_size) in self.witnessed:
                 continue
             if held.tree_size > newest.tree_size:
                 raise Broken(
@@ -342,7 +342,7 @@ class _Walk:
 
 def verify_export(path: Path, keyring: Keyring, witness: Sequence[Seal] = ()) -> Summary:
     """Check an export end to end; raises Broken at the first problem."""
-    walk = _Walk(keyring, {seal.tree_size: seal for seal in witness})
+    walk = _Walk(keyring, {(seal.epoch, seal.tree_size): seal for seal in witness})
     lines = _json_lines(path)
     _check_header(next(lines, None), path)
     for number, line in lines:

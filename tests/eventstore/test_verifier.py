@@ -307,6 +307,17 @@ def test_an_export_cut_back_to_an_older_seal_shows_against_the_witness(sealed: S
     assert_broken(result, "behind_witness", "a seal of tree size 9, past the file's newest (6)")
 
 
+def test_witness_seals_of_another_log_epoch_are_passed_over(sealed: Sealed) -> None:
+    """A witness shared with another database (a fresh one, a new epoch) holds seals that
+    are not this log's business."""
+    newest = sealing.SignedSeal.of(sealing.newest_seal())
+    other = {**newest.to_json(), "epoch": "another-database", "tree_size": 1000}
+    _, other["signature"] = sealkeys.sign(verifier.Seal(**other).message())
+    with sealed.witness.open("a") as witness:
+        witness.write(json.dumps(other) + "\n")
+    assert_ok(run_verifier("--keyring", sealed.keyring, "--witness", sealed.witness, sealed.path))
+
+
 def test_a_seal_that_differs_from_the_witness_is_named(sealed: Sealed, tmp_path: Path) -> None:
     _, key = sealkeys.signing_key()
     resigned = sealed.rewrite(_signed_by(key, "dev", sealed_at="2030-01-01T00:00:00.000000Z"))
