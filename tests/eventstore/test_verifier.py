@@ -22,7 +22,9 @@ from django.core.management import call_command
 
 from eventstore import backup, export, merkle, sealing, sealkeys, store, verifier
 from eventstore.models import Event, Leaf, Seal
+from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
+from projections.worker_process import wait_until
 from tests.support import META, append_stream, new_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,6 +90,15 @@ class Sealed:
         )
 
 
+def seal_everything(batch: int = sealing.SEAL_BATCH) -> None:
+    """Seal every event committed so far, ``batch`` a seal. On PostgreSQL the sealer passes
+    an event once every older transaction on the server has ended (the feed's horizon), and
+    another session's can hold it back for a moment: wait for it, as an export does."""
+    committed = store.committed_key()
+    wait_until(lambda: recorder_for().horizon()[0] >= committed, timeout=60, what="the feed's horizon")
+    sealing.seal(batch=batch)
+
+
 def write_keyring(path: Path) -> Path:
     out = io.StringIO()
     call_command("seal_key", "--public", stdout=out)
@@ -107,15 +118,17 @@ def sealed(tmp_path: Path, settings: Any) -> Sealed:
     v2-v3, 9 the seal of size 6; 10 customer v1, 11-12 order v4-v5, 13 the seal of size 9."""
     order = append_stream("order", count=3)
     product = append_stream("product", count=3)
-    sealing.seal(batch=4)
+    seal_everything(batch=4)
     customer = uuid4()
     registered = NewEvent("Registered", {"name": "Zoë 😀", "zeta": 1, "alpha": {"ü": ["ß", None, True]}})
     store.append("customer", customer, [registered], expected_version=NO_STREAM, metadata=META)
     store.append("order", order, [new_event(n=4), new_event(n=5)], expected_version=3, metadata=META)
-    sealing.seal()
+    seal_everything()
     path = export_to(tmp_path / "events.jsonl")
     keyring = write_keyring(tmp_path / "keys.json")
-    return Sealed(path, keyring, Path(settings.SEAL_WITNESS), order, product, customer)
+    made = Sealed(path, keyring, Path(settings.SEAL_WITNESS), order, product, customer)
+    assert [line["seal"]["tree_size"] for line in made.lines() if "seal" in line] == [4, 6, 9]
+    return made
 
 
 def seals(lines: Lines) -> list[int]:
@@ -129,7 +142,6 @@ def test_an_untouched_export_verifies_in_a_process_without_django(sealed: Sealed
         f"OK: 9 events in 3 streams, 3 seals; the newest seal covers every event: tree size 9, "
         f"root {newest.root_hash}, key dev, sealed at {sealing.SignedSeal.of(newest).sealed_at}"
     )
-    assert [line["seal"]["tree_size"] for line in sealed.lines() if "seal" in line] == [4, 6, 9]
     assert_ok(run_verifier("--keyring", sealed.keyring, sealed.rewrite(lambda lines: lines)))  # spelled anew
     assert_ok(run_verifier("--keyring", sealed.keyring, "--witness", sealed.witness, sealed.path))
 
@@ -327,7 +339,7 @@ def test_a_seal_that_differs_from_the_witness_is_named(sealed: Sealed, tmp_path:
 
 def test_seals_signed_before_a_key_rotation_verify_with_the_retired_public_key(tmp_path: Path, settings: Any) -> None:
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     settings.SEAL_OLD_PUBLIC_KEYS = {"dev": sealkeys.public_keyring()["dev"]}
     settings.SEAL_SIGNING_KEY_ID, settings.SEAL_SIGNING_KEY = "k2", sealkeys.generate_key()[0]
     append_stream(count=2)
