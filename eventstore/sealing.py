@@ -34,7 +34,8 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,37 @@ def witness_lines() -> Iterator[tuple[int, SignedSeal | None]]:
                 yield number, SignedSeal.from_json(json.loads(text))
             except (ValueError, KeyError, TypeError):
                 yield number, None
+
+
+def witness_newest(epochs: Collection[str]) -> SignedSeal | None:
+    """The witness's last seal of these epochs (this log's), read from the end of the file:
+    what a page shows of the witness without reading every seal it holds. Lines that are
+    not seals are passed over here; ``verify`` reports them."""
+    for text in _lines_from_end(witness_path()):
+        try:
+            signed = SignedSeal.from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if signed.epoch in epochs:
+            return signed
+    return None
+
+
+def _lines_from_end(path: Path, block: int = 1 << 16) -> Iterator[bytes]:
+    """The file's non-blank lines, last first, reading ``block`` bytes at a time."""
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        return
+    with file:
+        end = file.seek(0, os.SEEK_END)
+        head = b""  # the start of a line that may begin in the block before
+        while end > 0:
+            start = max(0, end - block)
+            file.seek(start)
+            lines = (file.read(end - start) + head).split(b"\n")
+            head = lines.pop(0)
+            yield from (line for line in reversed(lines) if line.strip())
+            end = start
+        if head.strip():
+            yield head
