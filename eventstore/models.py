@@ -183,6 +183,9 @@ class Seal(AppendOnlyModel):
         db_table = "chronicle_seal"
         ordering = ["tree_size"]
 
+    def __str__(self) -> str:
+        return f"Seal of tree size {self.tree_size}"
+
 
 class LogIdentity(models.Model):
     """This log's epochs, one row each, never changed: the newest is the current one. A
