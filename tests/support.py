@@ -13,8 +13,9 @@ from uuid import UUID, uuid4
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eventstore import store
+from eventstore import sealing, store
 from eventstore.privileges import LOG_TABLES
+from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
 from projections.worker_process import wait_until
 
@@ -93,6 +94,16 @@ def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UU
         metadata=META,
     )
     return stream
+
+
+def seal_everything(batch: int = sealing.SEAL_BATCH) -> Any:
+    """Seal every event committed so far, ``batch`` a seal; returns the newest seal. On
+    PostgreSQL the sealer passes an event once every older transaction on the server has
+    ended (the feed's horizon), and another session's, in any database, can hold it back
+    for a moment: wait for it, as an export does."""
+    committed = store.committed_key()
+    wait_until(lambda: recorder_for().horizon()[0] >= committed, timeout=60, what="the feed's horizon")
+    return sealing.seal(batch=batch) or sealing.newest_seal()
 
 
 def log_row_counts() -> dict[str, int]:

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from eventstore import sealing
 from eventstore.models import Event, Seal
-from tests.support import append_stream, owner_execute
+from tests.support import append_stream, owner_execute, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SEALS = reverse("admin:eventstore_seal_changelist")
@@ -48,9 +48,9 @@ def test_an_event_is_not_sealed_yet_then_sealed_with_a_proof_that_checks(auditor
     assert 'data-sealed="no"' in before
     assert re.search(r"Not sealed yet — expected within ([0-9]|10) s", text(before))
 
-    sealing.seal()
+    seal_everything()
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     after = seal_block(event_page(auditor_client, first))
     assert 'data-sealed="yes" data-checks="yes"' in after
     words = text(after)
@@ -65,7 +65,7 @@ def test_an_event_is_not_sealed_yet_then_sealed_with_a_proof_that_checks(auditor
 
 def test_a_tampered_leaf_makes_the_proof_fail_on_the_event_page(auditor_client):
     append_stream(count=4)
-    sealing.seal()
+    seal_everything()
     first, second = events()[:2]
     owner_execute("UPDATE chronicle_leaf SET hash = %s WHERE leaf_index = 1", ["ab" * 32])
 
@@ -80,7 +80,7 @@ def test_a_tampered_leaf_makes_the_proof_fail_on_the_event_page(auditor_client):
 
 def test_a_changed_event_is_not_what_was_sealed_though_its_leaf_still_proves(auditor_client):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     first = events()[0]
     owner_execute("UPDATE chronicle_event SET data = %s::jsonb WHERE position = %s", ['{"n": 99}', first.position])
 
@@ -93,7 +93,7 @@ def test_a_changed_event_is_not_what_was_sealed_though_its_leaf_still_proves(aud
 
 def test_a_leaf_no_seal_covers_means_seals_were_removed(auditor_client):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     owner_execute("DELETE FROM chronicle_seal")
     assert "no seal covers it: seals were removed" in text(seal_block(event_page(auditor_client, events()[0])))
 
@@ -101,9 +101,9 @@ def test_a_leaf_no_seal_covers_means_seals_were_removed(auditor_client):
 def test_the_seals_page_shows_the_newest_seal_the_unsealed_tail_and_the_witness(auditor_client, settings):
     settings.SEAL_STALE_SECONDS = 3600
     append_stream(count=3)
-    sealing.seal()
+    seal_everything()
     append_stream(count=2)
-    newest = sealing.seal()
+    newest = seal_everything()
     append_stream(count=2)
 
     response = auditor_client.get(SEALS)
@@ -122,9 +122,9 @@ def test_the_seals_page_shows_the_newest_seal_the_unsealed_tail_and_the_witness(
 
 def test_the_seals_page_says_when_the_witness_lags_or_contradicts_the_database(auditor_client):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     witness = sealing.witness_path()
     lines = witness.read_text().splitlines()
 
@@ -151,9 +151,9 @@ def test_an_empty_log_has_nothing_sealed_and_nothing_waiting(auditor_client):
 
 def test_the_consistency_page_verifies_two_seals_against_their_signed_roots(auditor_client):
     append_stream(count=3)
-    sealing.seal()
+    seal_everything()
     append_stream(count=4)
-    sealing.seal()
+    seal_everything()
 
     response = auditor_client.get(CONSISTENCY, {"first": 3, "second": 7})
     assert response.status_code == 200
@@ -187,9 +187,9 @@ def test_the_consistency_page_verifies_two_seals_against_their_signed_roots(audi
 )
 def test_odd_consistency_parameters_get_a_message_not_an_error(auditor_client, params, status, message):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     response = auditor_client.get(CONSISTENCY, params)
     assert response.status_code == status
     assert message in response.content.decode()
@@ -197,7 +197,7 @@ def test_odd_consistency_parameters_get_a_message_not_an_error(auditor_client, p
 
 def test_odd_seal_and_event_addresses_are_not_found_not_errors(auditor_client):
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     for url in (
         reverse("admin:eventstore_seal_change", args=["abc"]),
         reverse("admin:eventstore_seal_change", args=["9" * 40]),
@@ -210,9 +210,9 @@ def test_odd_seal_and_event_addresses_are_not_found_not_errors(auditor_client):
 
 def test_a_seal_page_shows_its_signature_and_its_consistency_link(auditor_client):
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     append_stream(count=1)
-    second = sealing.seal()
+    second = seal_everything()
     html = auditor_client.get(reverse("admin:eventstore_seal_change", args=[second.pk])).content.decode()
     assert "icon-yes.svg" in html
     assert CONSISTENCY + "?first=1&amp;second=2" in html
@@ -220,7 +220,7 @@ def test_a_seal_page_shows_its_signature_and_its_consistency_link(auditor_client
 
 def test_the_full_verification_runs_on_demand(auditor_client):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     assert 'id="verify-result"' not in auditor_client.get(VERIFY).content.decode()
 
     ok = auditor_client.post(VERIFY).content.decode()
@@ -235,14 +235,14 @@ def test_the_full_verification_runs_on_demand(auditor_client):
 def test_operators_and_superusers_read_the_seal_pages(request, who):
     client = request.getfixturevalue(who)
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     for url in (SEALS, VERIFY, CONSISTENCY + "?first=1&second=1"):
         assert client.get(url).status_code == 200, url
 
 
 def test_staff_in_no_group_see_no_seal_page(outsider_client):
     append_stream(count=1)
-    seal = sealing.seal()
+    seal = seal_everything()
     event = events()[0]
     for url in (
         SEALS,
@@ -257,7 +257,7 @@ def test_staff_in_no_group_see_no_seal_page(outsider_client):
 
 def test_seals_cannot_be_added_changed_or_deleted(superuser_client):
     append_stream(count=1)
-    seal = sealing.seal()
+    seal = seal_everything()
     assert superuser_client.get(reverse("admin:eventstore_seal_add")).status_code == 403
     change = reverse("admin:eventstore_seal_change", args=[seal.pk])
     assert superuser_client.post(change, {"tree_size": 99}).status_code == 403

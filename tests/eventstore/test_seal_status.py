@@ -8,16 +8,16 @@ import pytest
 
 from eventstore import proofs, seal_status, sealing
 from eventstore.models import Event
-from tests.support import append_stream, owner_execute
+from tests.support import append_stream, owner_execute, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_witness_is_read_from_its_end_past_other_logs_and_broken_lines():
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     append_stream(count=1)
-    newest = sealing.seal()
+    newest = seal_everything()
     witness = sealing.witness_path()
     other = {**json.loads(witness.read_text().splitlines()[0]), "epoch": "f" * 32, "tree_size": 99}
     witness.write_text(witness.read_text() + json.dumps(other) + "\n" + "not a seal\n\n")
@@ -40,7 +40,7 @@ def test_lines_from_the_end_cross_block_boundaries(tmp_path):
 def test_the_unsealed_tail_is_counted_up_to_a_limit(monkeypatch):
     monkeypatch.setattr(seal_status, "TAIL_LIMIT", 3)
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     append_stream(count=5)
     status = seal_status.log_status()
     assert (status.newest_seal.tree_size, status.unsealed, status.unsealed_text) == (2, 3, "3+")
@@ -58,9 +58,9 @@ def test_a_stale_tail_is_older_than_the_setting(settings):
 
 def test_hashes_that_are_not_hashes_are_tampering_not_errors():
     append_stream(count=3)
-    sealing.seal()
+    seal_everything()
     append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     event = Event.objects.order_by("position").first()
     owner_execute("UPDATE chronicle_seal SET root_hash = %s WHERE tree_size = 4", ["zz" * 32])
     status = seal_status.event_seal(event.event_id)

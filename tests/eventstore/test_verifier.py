@@ -22,10 +22,8 @@ from django.core.management import call_command
 
 from eventstore import backup, export, merkle, sealing, sealkeys, store, verifier
 from eventstore.models import Event, Leaf, Seal
-from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
-from projections.worker_process import wait_until
-from tests.support import META, append_stream, new_event
+from tests.support import META, append_stream, new_event, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,15 +86,6 @@ class Sealed:
         return next(
             line for line in self.lines() if line.get("stream_id") == str(stream) and line["version"] == version
         )
-
-
-def seal_everything(batch: int = sealing.SEAL_BATCH) -> None:
-    """Seal every event committed so far, ``batch`` a seal. On PostgreSQL the sealer passes
-    an event once every older transaction on the server has ended (the feed's horizon), and
-    another session's can hold it back for a moment: wait for it, as an export does."""
-    committed = store.committed_key()
-    wait_until(lambda: recorder_for().horizon()[0] >= committed, timeout=60, what="the feed's horizon")
-    sealing.seal(batch=batch)
 
 
 def write_keyring(path: Path) -> Path:
