@@ -1,11 +1,13 @@
 """Proofs against the seals: the shared core the API and the admin serve."""
 
+import hashlib
+import random
 from uuid import uuid4
 
 import pytest
 
 from eventstore import merkle, proofs, sealing
-from eventstore.models import Event
+from eventstore.models import Event, Leaf, LogIdentity
 from tests.support import append_stream
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +60,109 @@ def test_a_consistency_proof_links_two_seals():
     assert proofs.consistency(7, 7) == []
     with pytest.raises(proofs.ProofRefused):
         proofs.consistency(7, 3)
+
+
+# --- The fast path: cached block roots give what a pass over every leaf gives ----------------
+
+
+@pytest.fixture
+def cache(monkeypatch):
+    """Cached roots of this test's own, whatever other tests left in this process."""
+    monkeypatch.setattr(proofs._BlockCache, "_logs", {})
+
+
+def leaf_table(count: int) -> list[bytes]:
+    """``count`` leaves written straight to the leaf table: all a tree reads."""
+    leaves = [hashlib.sha256(b"leaf %d" % i).digest() for i in range(count)]
+    Leaf.objects.bulk_create(
+        [Leaf(index=i, position=10 * i + 1, hash=leaf.hex()) for i, leaf in enumerate(leaves)], batch_size=5_000
+    )
+    return leaves
+
+
+def test_proofs_from_cached_blocks_equal_proofs_from_every_leaf(cache):
+    block = proofs.BLOCK
+    leaves = leaf_table(5 * block + 300)
+    pick = random.Random(13)
+    sizes = [1, 2, 3, block - 1, block, block + 1, 2 * block - 1, 2 * block, 2 * block + 1, 3 * block]
+    sizes += [4 * block - 1, 4 * block, 4 * block + 7, len(leaves), *pick.sample(range(1, len(leaves)), 6)]
+    for size in sizes:
+        tree = proofs.LogTree(size)
+        indexes = {0, size // 2, size - 1, block - 1, block, 2 * block + 5, *pick.sample(range(size), min(size, 8))}
+        for index in sorted(i for i in indexes if i < size):
+            assert tree.inclusion_path(index) == merkle.inclusion_proof(index, leaves[:size]), (index, size)
+        firsts = {
+            1,
+            size // 3,
+            size - 1,
+            size,
+            block,
+            block + 1,
+            3 * block,
+            *pick.sample(range(1, size + 1), min(size, 3)),
+        }
+        for first in sorted(f for f in firsts if 0 < f <= size):
+            assert tree.consistency_proof(first) == merkle.consistency_proof(first, leaves[:size]), (first, size)
+
+
+def test_every_small_tree_gives_the_same_proofs_with_tiny_blocks(cache, monkeypatch):
+    """Blocks of 4 leaves: every index and every first size of every tree up to 40 leaves."""
+    monkeypatch.setattr(proofs, "BLOCK_LEVEL", 2)
+    monkeypatch.setattr(proofs, "BLOCK", 4)
+    leaves = leaf_table(40)
+    for size in range(1, len(leaves) + 1):
+        tree = proofs.LogTree(size)
+        for index in range(size):
+            assert tree.inclusion_path(index) == merkle.inclusion_proof(index, leaves[:size]), (index, size)
+        for first in range(1, size + 1):
+            assert tree.consistency_proof(first) == merkle.consistency_proof(first, leaves[:size]), (first, size)
+
+
+def test_a_proof_reads_two_blocks_of_leaves_once_the_blocks_are_known(cache, django_assert_max_num_queries):
+    size = 50 * proofs.BLOCK + 77
+    leaf_table(size)
+    proofs.LogTree(size).inclusion_path(0)  # the process's first proof reads every leaf once
+
+    with django_assert_max_num_queries(3):  # the epoch, the leaf's block, the last block
+        proofs.LogTree(size).inclusion_path(size // 2)
+    with django_assert_max_num_queries(3):
+        proofs.LogTree(size).consistency_proof(size // 3)
+
+
+def test_a_new_epoch_starts_a_new_cache(cache):
+    """A restore starts a new epoch: its first proof builds the tree again from the leaves."""
+    size = 3 * proofs.BLOCK
+    leaves = leaf_table(size)
+    proofs.LogTree(size).inclusion_path(0)
+    known = proofs._BlockCache.of("default")
+    assert known is proofs._BlockCache.of("default") and len(known.blocks) == 3
+
+    LogIdentity.objects.create(epoch=uuid4().hex)
+
+    fresh = proofs._BlockCache.of("default")
+    assert fresh is not known and fresh.blocks == []
+    assert proofs.LogTree(size).inclusion_path(5) == merkle.inclusion_proof(5, leaves)
+
+
+def test_cached_roots_that_are_not_the_leaves_are_dropped_and_the_proof_made_from_the_leaves(cache):
+    """Roots cached from other leaves (a log emptied and refilled within one epoch, as tests
+    do) give a proof that does not lead to the seal's root: it is made again."""
+    append_stream(count=1000)
+    append_stream(count=200)
+    sealing.seal()
+    event = Event.objects.order_by("position")[proofs.BLOCK + 50]
+    assert proofs.inclusion(event.event_id).checks()
+
+    proofs._BlockCache.of("default").blocks[0] = bytes(32)
+
+    proof = proofs.inclusion(event.event_id)
+    assert proof.checks()
+    assert [bytes.fromhex(node) for node in proof.audit_path] == merkle.inclusion_proof(
+        proof.leaf_index, proofs.leaf_hashes(proof.tree_size)
+    )
+
+
+def test_a_missing_leaf_is_named_rather_than_proved_around(cache):
+    Leaf.objects.bulk_create([Leaf(index=i, position=i + 1, hash=bytes(32).hex()) for i in (0, 1, 3)])
+    with pytest.raises(proofs.LeafMissing, match="leaf 2 is missing"):
+        proofs.LogTree(4).inclusion_path(0)
