@@ -95,6 +95,24 @@ def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UU
     return stream
 
 
+def seal_committed() -> Any:
+    """Seal every committed event; returns the newest seal. On PostgreSQL the sealer reads
+    below the feed's horizon, which waits for every older transaction on the server to end,
+    another database's too (a test run beside this one): so this seals until the leaves
+    cover every event, for a few seconds at most."""
+    from eventstore import sealing
+    from eventstore.models import Event, Leaf
+
+    events = Event.objects.count()
+
+    def covered() -> bool:
+        sealing.seal()
+        return Leaf.objects.count() == events
+
+    wait_until(covered, timeout=30, what="seals over every committed event")
+    return sealing.newest_seal()
+
+
 def log_row_counts() -> dict[str, int]:
     """How many rows each of the log's tables holds."""
     from django.db import connection

@@ -23,7 +23,7 @@ from eventstore.models import Event, Leaf, Seal
 from eventstore.serialization import format_datetime
 from orders.api.errors import InvalidPageCursor
 from orders.api.http import page_cursor
-from tests.support import append_stream
+from tests.support import append_stream, seal_committed
 
 from .conftest import API
 
@@ -121,7 +121,7 @@ def sealed_batches(*sizes: int) -> list[Event]:
     """Events appended and sealed in batches of these sizes; the events in leaf order."""
     for size in sizes:
         append_stream(count=size)
-        sealing.seal()
+        seal_committed()
     return list(Event.objects.order_by("position"))
 
 
@@ -210,7 +210,7 @@ def test_an_event_is_not_yet_sealed_until_a_seal_covers_it(settings, auditor_api
     status, code, fields = error_of(before)
     assert (status, code, set(fields)) == (409, "not_yet_sealed", {"wait_seconds"})
     assert 0 <= int(fields["wait_seconds"]) <= 10
-    sealing.seal()
+    seal_committed()
     after = proof_of(auditor_api, Event.objects.get())
     assert after.status_code == 200 and proves_inclusion(after.json(), keyring)
 

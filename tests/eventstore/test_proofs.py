@@ -6,17 +6,17 @@ from uuid import uuid4
 
 import pytest
 
-from eventstore import merkle, proofs, sealing
+from eventstore import merkle, proofs
 from eventstore.models import Event, Leaf, LogIdentity
-from tests.support import append_stream
+from tests.support import append_stream, seal_committed
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_inclusion_proof_checks_against_the_newest_seal_and_older_ones():
     for _ in range(3):
         append_stream(count=3)
-        sealing.seal()
+        seal_committed()
     first = Event.objects.order_by("position").first()
     newest = proofs.inclusion(first.event_id)
     assert newest.tree_size == 9 and newest.leaf_index == 0 and newest.checks()
@@ -29,13 +29,13 @@ def test_an_inclusion_proof_checks_against_the_newest_seal_and_older_ones():
 def test_an_event_newer_than_every_seal_is_not_yet_sealed(settings):
     settings.SEAL_INTERVAL_SECONDS = 10
     append_stream(count=1)
-    sealing.seal()
+    seal_committed()
     append_stream(count=1)
     last = Event.objects.order_by("position").last()
     with pytest.raises(proofs.NotYetSealed) as caught:
         proofs.inclusion(last.event_id)
     assert 0 <= caught.value.wait_seconds <= 10
-    sealing.seal()
+    seal_committed()
     assert proofs.inclusion(last.event_id).checks()
     with pytest.raises(proofs.ProofRefused):
         proofs.inclusion(last.event_id, tree_size=1)
@@ -45,16 +45,16 @@ def test_unknown_events_and_seals_are_named():
     with pytest.raises(proofs.NoSuchEvent):
         proofs.inclusion(uuid4())
     append_stream(count=2)
-    sealing.seal()
+    seal_committed()
     with pytest.raises(proofs.NoSuchSeal):
         proofs.consistency(1, 2)
 
 
 def test_a_consistency_proof_links_two_seals():
     append_stream(count=3)
-    first = sealing.seal()
+    first = seal_committed()
     append_stream(count=4)
-    second = sealing.seal()
+    second = seal_committed()
     proof = [bytes.fromhex(node) for node in proofs.consistency(3, 7)]
     assert merkle.verify_consistency(3, 7, bytes.fromhex(first.root_hash), bytes.fromhex(second.root_hash), proof)
     assert proofs.consistency(7, 7) == []
@@ -149,7 +149,7 @@ def test_cached_roots_that_are_not_the_leaves_are_dropped_and_the_proof_made_fro
     do) give a proof that does not lead to the seal's root: it is made again."""
     append_stream(count=1000)
     append_stream(count=200)
-    sealing.seal()
+    seal_committed()
     event = Event.objects.order_by("position")[proofs.BLOCK + 50]
     assert proofs.inclusion(event.event_id).checks()
 
