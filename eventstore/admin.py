@@ -371,7 +371,7 @@ class SealAdmin(LogReaderAdmin):
         except proofs.NoSuchSeal as missing:
             return page(status=404, error=f"No seal has tree size {missing.tree_size}.")
         except proofs.ProofRefused as refused:
-            return page(status=400, error=f"No consistency proof: {refused}.")
+            return page(status=400, error=f"No consistency proof. {refused}")
         return page(result=result)
 
     def verify_view(self, request: HttpRequest) -> HttpResponse:

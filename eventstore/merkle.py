@@ -17,11 +17,14 @@ raising, so an auditor's tool can treat every bad input alike.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+# MTH(D[start:end]) for a node of the tree: (start, end) -> root.
+SubtreeRoot = Callable[[int, int], bytes]
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -109,10 +112,18 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     """PATH(index, D[n]) of RFC 9162 2.1.3.1, n = len(leaf_hashes): the sibling subtree
     roots from the leaf up to the root.
 
-    Walks down from the root instead of recursing, hashing each sibling subtree from one
-    slice, so generation reads each leaf at most once and needs only len() and slicing.
+    Hashes each sibling subtree from one slice, so generation reads each leaf at most once
+    and needs only len() and slicing.
     """
-    size = len(leaf_hashes)
+    return inclusion_path(index, len(leaf_hashes), _slice_roots(leaf_hashes))
+
+
+def inclusion_path(index: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PATH(index, D[size]) with ``subtree_root(start, end)`` giving MTH(D[start:end]),
+    asked only for nodes of the tree (so a caller may build them from cached parts).
+
+    Walks down from the root instead of recursing.
+    """
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is not in a tree of size {size}")
     path: list[bytes] = []
@@ -120,10 +131,10 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     while end - start > 1:
         middle = start + _split(end - start)
         if index < middle:
-            path.append(root(leaf_hashes[middle:end]))
+            path.append(subtree_root(middle, end))
             end = middle
         else:
-            path.append(root(leaf_hashes[start:middle]))
+            path.append(subtree_root(start, middle))
             start = middle
     path.reverse()
     return path
@@ -134,7 +145,11 @@ def consistency_proof(first_size: int, leaf_hashes: Sequence[bytes]) -> list[byt
     show the tree of the first ``first_size`` leaves is a prefix of this one. Empty when
     the sizes are equal; the RFC defines no proof from the empty tree, hence 0 < first_size.
     """
-    size = len(leaf_hashes)
+    return consistency_path(first_size, len(leaf_hashes), _slice_roots(leaf_hashes))
+
+
+def consistency_path(first_size: int, size: int, subtree_root: SubtreeRoot) -> list[bytes]:
+    """PROOF(first_size, D[size]) with ``subtree_root`` as for ``inclusion_path``."""
     if not 0 < first_size <= size:
         raise ValueError(f"no consistency proof from size {first_size} to size {size}")
     proof: list[bytes] = []
@@ -143,17 +158,21 @@ def consistency_proof(first_size: int, leaf_hashes: Sequence[bytes]) -> list[byt
     while first < end - start:
         middle = start + _split(end - start)
         if first <= middle - start:
-            proof.append(root(leaf_hashes[middle:end]))
+            proof.append(subtree_root(middle, end))
             end = middle
         else:
-            proof.append(root(leaf_hashes[start:middle]))
+            proof.append(subtree_root(start, middle))
             first -= middle - start
             start = middle
             first_root_known = False
     if not first_root_known:
-        proof.append(root(leaf_hashes[start:end]))
+        proof.append(subtree_root(start, end))
     proof.reverse()
     return proof
+
+
+def _slice_roots(leaf_hashes: Sequence[bytes]) -> SubtreeRoot:
+    return lambda start, end: root(leaf_hashes[start:end])
 
 
 def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root_hash: bytes) -> bool:

@@ -23,8 +23,6 @@ from .models import LogIdentity, Seal
 from .recorders import recorder_for
 from .sealing import SignedSeal, leaf_hash_of, newest_seal, witness_newest, witness_path
 
-# What a hash column that no longer holds a hash means.
-_MALFORMED = "the leaves hold values that are not hashes: they were changed"
 # The log page counts the unsealed tail up to this many events ("10000+" beyond).
 TAIL_LIMIT = 10_000
 
@@ -58,8 +56,8 @@ def event_seal(event_id: UUID, *, using: str = "default") -> EventSeal:
     ``proofs.NoSuchEvent`` for an unknown event."""
     try:
         proof = proofs.inclusion(event_id, using=using)
-    except ValueError:
-        return EventSeal(problems=[f"no inclusion proof can be made: {_MALFORMED}"])
+    except proofs.LogDamaged as damaged:
+        return EventSeal(problems=[f"no inclusion proof can be made: {damaged}"])
     except proofs.NotYetSealed as refused:
         leaf = proofs.leaf_of(event_id, using=using)
         if leaf is None:
@@ -72,20 +70,13 @@ def event_seal(event_id: UUID, *, using: str = "default") -> EventSeal:
         problems.append(
             f"it is not what was sealed: its content, position or recorded time changed since (leaf {proof.leaf_index})"
         )
-    if not _checks(proof):
+    if not proof.checks():
         failed = f"its inclusion proof does not check against the seal of tree size {proof.tree_size}"
         if not proof.seal.signature_checks():
             failed += f": the seal's signature does not verify (key {proof.seal.key_id})"
         problems.append(failed)
     first = Seal.objects.using(using).filter(tree_size__gt=proof.leaf_index).order_by("tree_size").first()
     return EventSeal(proof.leaf_index, first, proof, problems=problems)
-
-
-def _checks(proof: proofs.InclusionProof) -> bool:
-    try:
-        return proof.checks()
-    except ValueError:  # a seal's root that is not a hash
-        return False
 
 
 def _matches_leaf(index: int, leaf_hash: str, using: str) -> bool:
@@ -220,7 +211,7 @@ def consistency(first: int, second: int, *, using: str = "default") -> Consisten
     newer = SignedSeal.of(proofs.seal_of_size(second, using=using))
     try:
         proof: list[str] | None = proofs.consistency(first, second, using=using)
-    except ValueError:
+    except proofs.LogDamaged:
         proof = None
     verifies = proof is not None and merkle.verify_consistency(
         older.tree_size, newer.tree_size, _bytes(older.root_hash), _bytes(newer.root_hash), [_bytes(n) for n in proof]

@@ -61,6 +61,12 @@ def public_keyring() -> dict[str, str]:
     return {key_id: _b64(key.public_bytes_raw()) for key_id, key in _current_keys().public.items()}
 
 
+def published_keyring() -> dict[str, list[dict[str, str]]]:
+    """The public keyring as auditors get it (``seal_key --public``, the API):
+    ``{"keys": [{"key_id", "public_key"}]}``, the current key first."""
+    return {"keys": [{"key_id": key_id, "public_key": key} for key_id, key in public_keyring().items()]}
+
+
 def public_key(key_id: str) -> Ed25519PublicKey:
     try:
         return _current_keys().public[key_id]

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from eventstore.exceptions import CursorExpired, InvalidCursor
+from eventstore.proofs import LogDamaged, NoSuchEvent, NoSuchSeal, NotYetSealed, ProofRefused
 from orders.domain import DomainError
 from orders.errors import CommandRefused, VersionConflict
 
@@ -103,6 +104,35 @@ def _cursor_expired(exc: CursorExpired) -> ApiError:
 
 
 @to_error.register
+def _no_such_event(exc: NoSuchEvent) -> ApiError:
+    return ApiError(status.HTTP_404_NOT_FOUND, "not_found", f"There is no event with id {exc.event_id}.")
+
+
+@to_error.register
+def _not_yet_sealed(exc: NotYetSealed) -> ApiError:
+    """The wait is in ``fields`` as the shape has it, a string: ``{"wait_seconds": "10"}``."""
+    message = f"No seal covers this event yet; the next seal is due in about {exc.wait_seconds} s."
+    return ApiError(status.HTTP_409_CONFLICT, "not_yet_sealed", message, {"wait_seconds": str(exc.wait_seconds)})
+
+
+@to_error.register
+def _no_such_seal(exc: NoSuchSeal) -> ApiError:
+    message = f"No seal has tree size {exc.tree_size}; the seals are listed at /api/v1/log/seals/."
+    return ApiError(status.HTTP_400_BAD_REQUEST, "no_such_seal", message, {exc.argument: "No seal has this tree size."})
+
+
+@to_error.register
+def _log_damaged(exc: LogDamaged) -> ApiError:
+    """No proof can be made from a damaged leaf table: the server's fault, said plainly."""
+    return ApiError(status.HTTP_500_INTERNAL_SERVER_ERROR, "log_damaged", f"The event log is damaged: {exc}.")
+
+
+@to_error.register
+def _proof_refused(exc: ProofRefused) -> ApiError:
+    return ApiError(status.HTTP_400_BAD_REQUEST, "proof_refused", str(exc), {exc.argument: str(exc)})
+
+
+@to_error.register
 def _invalid_input(exc: exceptions.ValidationError) -> ApiError:
     fields = dict(_flatten(exc.detail))
     general = fields.pop("", None)
@@ -159,7 +189,9 @@ class ErrorDetailSerializer(serializers.Serializer):
         return {
             **super().get_fields(),
             "fields": serializers.DictField(
-                child=serializers.CharField(), help_text="Input at fault (dotted path) -> what is wrong with it."
+                child=serializers.CharField(),
+                help_text="Input at fault (dotted path) -> what is wrong with it. With `not_yet_sealed`: "
+                "`wait_seconds` -> seconds until the next seal is due.",
             ),
         }
 

@@ -108,3 +108,28 @@ QUERY_ERRORS: Final = {
     403: "You may not read (`not_permitted`). Checked before anything is looked up.",
     404: "No such entity (`not_found`).",
 }
+
+# The log's seals and proofs (``views.log``): the event log, readable by Operators and Auditors.
+_LOG_REFUSALS: Final = {
+    **_COMMON_ERRORS,
+    403: "You may not read the event log (`not_permitted`).",
+}
+KEYRING_ERRORS: Final = _LOG_REFUSALS
+SEAL_LIST_ERRORS: Final = {
+    400: "A query parameter is wrong (`invalid` with `fields`, `invalid_cursor`).",
+    **_LOG_REFUSALS,
+}
+SEAL_ERRORS: Final = {**_LOG_REFUSALS, 404: "No seal has this tree size (`not_found`)."}
+PROOF_ERRORS: Final = {
+    400: "`tree_size` is malformed (`invalid`), no seal has it (`no_such_seal`) or its seal is older than "
+    "the event (`proof_refused`); `fields` names `tree_size`.",
+    **_LOG_REFUSALS,
+    404: "No such event (`not_found`).",
+    409: "No seal covers the event yet (`not_yet_sealed`): `fields.wait_seconds` says in how many seconds "
+    "the next seal is due.",
+}
+CONSISTENCY_ERRORS: Final = {
+    400: "`first` or `second` is malformed (`invalid`) or no seal's tree size (`no_such_seal`), or `first` "
+    "is larger than `second` (`proof_refused`); `fields` names which.",
+    **_LOG_REFUSALS,
+}

@@ -41,18 +41,17 @@ class ApiSchema(AutoSchema):
     def get_override_parameters(self) -> list[Any]:
         if self.method == "POST":
             return [*self.view.documented_headers, RETRY_AFTER]
-        return [self.view.QuerySerializer, *getattr(self.view, "read_headers", []), RETRY_AFTER]
+        query = [self.view.QuerySerializer] if self.view.QuerySerializer else []
+        return [*query, *getattr(self.view, "read_headers", []), RETRY_AFTER]
 
     def get_operation_id(self) -> str:
         """A command is named after its command (``RegisterCustomer``: ``register_customer``),
         which stays so when its path gets a GET too; reads, where one view serves several
-        paths, after their path: ``customers_list`` for a list of the read models,
-        ``customers_retrieve`` for one of its entities."""
-        from .views.queries import ListApi
-
+        paths, after their path: ``customers_list`` for a list (a view paging with a cursor
+        ``scope`` of its own), ``customers_retrieve`` for one of its entities."""
         if self.method != "POST":
             operation = super().get_operation_id()
-            return operation.removesuffix("_retrieve") + "_list" if isinstance(self.view, ListApi) else operation
+            return operation.removesuffix("_retrieve") + "_list" if hasattr(self.view, "scope") else operation
         return command_codename(self.view.command)
 
     def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:

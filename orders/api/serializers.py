@@ -16,6 +16,7 @@ from typing import Any, Final
 from rest_framework import serializers
 
 from eventstore.cursor import MAX_POSITION
+from eventstore.proofs import MAX_TREE_SIZE
 from eventstore.store import MAX_FEED_PAGE
 from orders.domain import (
     MAX_EMAIL,
@@ -184,13 +185,17 @@ class DetailQuerySerializer(serializers.Serializer):
     )
 
 
-class ListQuerySerializer(DetailQuerySerializer):
+class PageQuerySerializer(serializers.Serializer):
     cursor = serializers.CharField(
         required=False, max_length=1000, help_text="From a `next` link; none: the first page."
     )
     limit = serializers.IntegerField(
         min_value=1, max_value=MAX_QUERY_PAGE, default=DEFAULT_QUERY_PAGE, help_text=f"1 to {MAX_QUERY_PAGE}."
     )
+
+
+class ListQuerySerializer(DetailQuerySerializer, PageQuerySerializer):
+    pass
 
 
 class OrderListQuerySerializer(ListQuerySerializer):
@@ -202,6 +207,19 @@ class OrderListQuerySerializer(ListQuerySerializer):
     placed_before = serializers.DateTimeField(
         required=False, default_timezone=dt.UTC, help_text="Placed before this time (ISO 8601); no drafts."
     )
+
+
+def tree_size_field(**options: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_TREE_SIZE, **options)
+
+
+class ProofQuerySerializer(serializers.Serializer):
+    tree_size = tree_size_field(required=False, help_text="Against the seal of this tree size; none: the newest.")
+
+
+class ConsistencyQuerySerializer(serializers.Serializer):
+    first = tree_size_field(help_text="The tree size of the older seal.")
+    second = tree_size_field(help_text="The tree size of the newer seal (or the same).")
 
 
 # --- Output -----------------------------------------------------------------------------------
@@ -320,3 +338,52 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
 ProductPageSerializer = page_of(ProductSerializer)
 CustomerPageSerializer = page_of(CustomerSerializer)
 OrderPageSerializer = page_of(OrderSerializer)
+
+
+# --- The log's seals and proofs ---------------------------------------------------------------
+
+
+class PublicKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField(help_text="What a seal's `key_id` names.")
+    public_key = serializers.CharField(help_text="Ed25519: the raw 32-byte public key, in base64.")
+
+
+class KeyringSerializer(serializers.Serializer):
+    keys = PublicKeySerializer(many=True, help_text="The key signing new seals first, then retired ones.")
+
+
+class SealSerializer(serializers.Serializer):
+    """A signed tree head, as signed: the signature covers the canonical JSON (keys sorted,
+    no whitespace, UTF-8) of the other fields but ``signature``, and ``"format":
+    "chronicle-seal/1"``."""
+
+    tree_size = serializers.IntegerField(help_text="Leaves in the sealed tree: one per event, in feed order.")
+    root_hash = serializers.CharField(help_text="RFC 9162 Merkle tree hash (SHA-256) of those leaves, hex.")
+    last_position = serializers.IntegerField(help_text="Position of the event of the last leaf.")
+    epoch = serializers.CharField(help_text="The log's epoch when sealed.")
+    sealed_at = serializers.CharField(help_text="When, as signed: UTC, ISO 8601 with microseconds and `Z`.")
+    key_id = serializers.CharField(help_text="The key that signed it; see `log/keys/`.")
+    signature = serializers.CharField(help_text="Ed25519 signature, base64.")
+
+
+SealPageSerializer = page_of(SealSerializer)
+
+
+def _hashes(help_text: str) -> serializers.ListField:
+    return serializers.ListField(child=serializers.CharField(), help_text=help_text)
+
+
+class InclusionProofSerializer(serializers.Serializer):
+    leaf_index = serializers.IntegerField(help_text="The event's leaf, 0-based, in the order the events were sealed.")
+    leaf_hash = serializers.CharField(help_text="SHA-256 of 0x00 and the event's line in an export, hex.")
+    tree_size = serializers.IntegerField(help_text="The seal's.")
+    audit_path = _hashes("RFC 9162 inclusion proof (2.1.3): sibling subtree roots, hex, from the leaf up.")
+    seal = SealSerializer()
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    first = serializers.IntegerField(help_text="The older seal's tree size.")
+    second = serializers.IntegerField(help_text="The newer seal's tree size.")
+    first_root = serializers.CharField(help_text="The older seal's root hash.")
+    second_root = serializers.CharField(help_text="The newer seal's root hash.")
+    proof = _hashes("RFC 9162 consistency proof (2.1.4), hex; empty for equal sizes.")

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.domain import Customer, Order, Product
 
-from .views import customers, events, orders, products
+from .views import customers, events, log, orders, products
 from .views.base import CommandApi, NoSuchPathApi
 
 app_name = "api"
@@ -69,6 +69,11 @@ v1: list[URLPattern | URLResolver] = [
     ),
     *_reads(Order.STREAM_TYPE, "orders"),
     path("events/", events.EventFeedApi.as_view(), name="events"),
+    path("events/<uuid:event_id>/proof/", log.EventProofApi.as_view(), name="event-proof"),
+    path("log/keys/", log.KeyringApi.as_view(), name="log-keys"),
+    path("log/seals/", log.SealListApi.as_view(), name="log-seals"),
+    path("log/seals/<int:tree_size>/", log.SealApi.as_view(), name="log-seal"),
+    path("log/consistency/", log.ConsistencyApi.as_view(), name="log-consistency"),
 ]
 
 urlpatterns = [

@@ -1,5 +1,6 @@
 """``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP:
-commands (``api_command_rps``) and queries of the read models (``api_query_rps``).
+commands (``api_command_rps``), queries of the read models (``api_query_rps``) and
+inclusion proofs on a log of 100,000 sealed events (``proof_p95_ms``).
 
 The server runs against the throwaway benchmark database, as production would: gunicorn's
 threaded workers, DEBUG off, rate limiting out of the way. Each client thread keeps one
@@ -11,7 +12,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -30,7 +33,8 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from eventstore.benchmark import BARRIER_TIMEOUT, log, workload
+from eventstore.benchmark import BARRIER_TIMEOUT, log, sealed_log, workload
+from eventstore.models import Event, Leaf
 from orders import bus
 from orders.context import CommandContext
 from orders.domain import Money
@@ -44,6 +48,7 @@ WARM_UP_EACH: Final = 20
 QUERY_PRODUCTS: Final = 100
 QUERY_CUSTOMERS: Final = 50
 QUERY_ORDERS: Final = 200
+PROOF_LOG_EVENTS: Final = 100_000
 GUNICORN: Final = [
     *("--workers", "2", "--threads", "4", "--worker-class", "gthread", "--keep-alive", "30"),
     *("--no-control-socket", "--log-level", "warning"),
@@ -116,27 +121,36 @@ def _new_product() -> UUID:
 
 
 class _Client:
-    """One keep-alive connection sending its requests, round and round, one at a time."""
+    """One keep-alive connection sending its requests, round and round, one at a time, and
+    timing each (``latencies``, seconds)."""
 
     def __init__(self, port: int, token: str, requests: list[tuple[str, str, str | None]]) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.requests = requests
+        self.sent = 0
+        self.latencies: list[float] = []
 
     def send(self, count: int) -> None:
-        for i in range(count):
-            method, path, body = self.requests[i % len(self.requests)]
+        """The next ``count`` requests, going on where the last call stopped."""
+        for _ in range(count):
+            method, path, body = self.requests[self.sent % len(self.requests)]
+            self.sent += 1
+            started = perf_counter()
             self.connection.request(method, path, body, self.headers)
             response = self.connection.getresponse()
             answer = response.read()
+            self.latencies.append(perf_counter() - started)
             if response.status != 200:
                 raise RuntimeError(f"the API answered {response.status} to {method} {path}: {answer[:200]!r}")
 
 
 def _elapsed(clients: list[_Client]) -> float:
-    """Warm each client up, then the seconds ``REQUESTS_EACH`` requests of each take, all at once."""
+    """Warm each client up, then the seconds ``REQUESTS_EACH`` requests of each take, all at
+    once (their latencies are the clients' ``latencies`` then)."""
     for client in clients:
         client.send(WARM_UP_EACH)
+        client.latencies.clear()
     start = threading.Barrier(len(clients) + 1, timeout=BARRIER_TIMEOUT)
     failures: list[BaseException] = []
 
@@ -228,3 +242,37 @@ def _query_requests(shop: dict[str, list[UUID]], *, offset: int) -> list[tuple[s
             ("GET", f"/api/v1/customers/{shop['customers'][i % QUERY_CUSTOMERS]}/", None),
         ]
     return requests
+
+
+@workload("proof_p95_ms")
+def proof_p95_ms(state: dict[str, Any]) -> float:
+    """p95 latency of ``GET events/{id}/proof/`` over HTTP: 4 clients x 300 proofs of random
+    events, against the newest seal of a log of at least 100,000 sealed events. Each client's
+    20 warm-up requests (other events) fill its gunicorn worker's cached block roots, which
+    a long-running process has filled long since."""
+    token = state.setdefault("api_token", _operator_token())
+    tree_size = sealed_log(state, PROOF_LOG_EVENTS)
+    events = _sealed_events(tree_size, CLIENTS * (WARM_UP_EACH + REQUESTS_EACH))
+    each = len(events) // CLIENTS
+    with gunicorn() as port:
+        clients = [
+            _Client(port, token, [("GET", f"/api/v1/events/{event_id}/proof/", None) for event_id in chunk])
+            for chunk in (events[i * each : (i + 1) * each] for i in range(CLIENTS))
+        ]
+        _elapsed(clients)
+    latencies = sorted(latency for client in clients for latency in client.latencies)
+    p95 = statistics.quantiles(latencies, n=20)[-1] * 1000
+    log(
+        f"proof_p95_ms: {len(latencies)} proofs in a tree of {tree_size} leaves, "
+        f"p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {p95:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+    )
+    return p95
+
+
+def _sealed_events(tree_size: int, count: int) -> list[UUID]:
+    """The ids of ``count`` events picked at random among the first ``tree_size`` sealed."""
+    pick = random.Random(13)
+    positions = Leaf.objects.filter(index__in=pick.sample(range(tree_size), count)).values_list("position", flat=True)
+    events = list(Event.objects.filter(position__in=list(positions)).values_list("event_id", flat=True))
+    pick.shuffle(events)
+    return events

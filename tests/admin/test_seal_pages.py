@@ -182,7 +182,7 @@ def test_the_consistency_page_verifies_two_seals_against_their_signed_roots(audi
         ({"first": "9" * 40, "second": "2"}, 400, "Give two tree sizes"),
         ({"first": "999999999999999999", "second": "2"}, 404, "No seal has tree size 999999999999999999"),
         ({"first": "1", "second": "2"}, 404, "No seal has tree size 1"),
-        ({"first": "3", "second": "2"}, 400, "No consistency proof: the first tree size (3) is larger"),
+        ({"first": "3", "second": "2"}, 400, "No consistency proof. The first tree size (3) is larger"),
     ],
 )
 def test_odd_consistency_parameters_get_a_message_not_an_error(auditor_client, params, status, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -35,7 +37,7 @@ def api_routes(patterns: list, prefix: str = "") -> set[str]:
         if isinstance(pattern, URLResolver):
             routes |= api_routes(pattern.url_patterns, route)
         elif isinstance(pattern, URLPattern) and route.startswith("api/v1/"):
-            routes.add("/" + route.replace("<uuid:id>", "{id}"))
+            routes.add("/" + re.sub(r"<\w+:(\w+)>", r"{\1}", route))
     return routes
 
 
@@ -52,6 +54,11 @@ def test_the_schema_documents_every_endpoint_with_its_errors_and_headers():
     assert {"Location", "ETag"} <= set(create["headers"])
     feed = schema["paths"]["/api/v1/events/"]["get"]
     assert {p["name"] for p in feed["parameters"]} >= {"after", "limit", "stream_type", "event_type"}
+    proof = schema["paths"]["/api/v1/events/{event_id}/proof/"]["get"]
+    assert {p["name"] for p in proof["parameters"]} >= {"event_id", "tree_size"}
+    assert set(proof["responses"]) == {"200", "400", "401", "403", "404", "409", "429"}
+    seals = schema["paths"]["/api/v1/log/seals/"]["get"]
+    assert seals["operationId"] == "log_seals_list" and {p["name"] for p in seals["parameters"]} >= {"cursor", "limit"}
     assert set(schema["components"]["schemas"]["ErrorDetail"]["properties"]) == {
         "code",
         "message",

@@ -68,7 +68,7 @@ def test_hashes_that_are_not_hashes_are_tampering_not_errors():
     assert not seal_status.consistency(3, 4).checks
 
     owner_execute("UPDATE chronicle_leaf SET hash = %s WHERE leaf_index = 2", ["not hex"])
-    assert "leaves hold values that are not hashes" in seal_status.event_seal(event.event_id).problems[0]
+    assert "leaf 2 holds a value that is not a hash" in seal_status.event_seal(event.event_id).problems[0]
     broken = seal_status.consistency(3, 4)
     assert broken.proof is None and not broken.checks
 

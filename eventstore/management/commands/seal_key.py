@@ -24,8 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, public: bool, generate: bool, **options: Any) -> None:
         if public:
-            keyring = [{"key_id": key_id, "public_key": key} for key_id, key in sealkeys.public_keyring().items()]
-            self.stdout.write(json.dumps({"keys": keyring}, indent=2))
+            self.stdout.write(json.dumps(sealkeys.published_keyring(), indent=2))
         elif generate:
             private_b64, public_b64 = sealkeys.generate_key()
             self.stdout.write(f"SEAL_SIGNING_KEY={private_b64}\n# public key: {public_b64}")

@@ -26,9 +26,9 @@ from ..serializers import (
 
 class ReadApi(APIView):
     """A GET answered from the event log: its ``QuerySerializer`` checks the query
-    parameters, its ``OutputSerializer`` shapes the answer."""
+    parameters (None: it takes none), its ``OutputSerializer`` shapes the answer."""
 
-    QuerySerializer: ClassVar[type[serializers.Serializer]]
+    QuerySerializer: ClassVar[type[serializers.Serializer] | None] = None
     OutputSerializer: ClassVar[type[serializers.Serializer]]
 
     def query(self, request: Request) -> dict[str, Any]:
