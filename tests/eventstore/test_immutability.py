@@ -6,12 +6,11 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection
 
-from eventstore import sealing
 from eventstore.exceptions import AppendOnlyError
 from eventstore.models import Event, Leaf, Seal
 from eventstore.privileges import LOG_TABLES
 from eventstore.store import current_epoch
-from tests.support import append_stream, log_row_counts, owner_session, purge_allowed
+from tests.support import append_stream, log_row_counts, owner_session, purge_allowed, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +44,7 @@ def test_the_model_and_its_queryset_refuse_to_change_events():
 
 def test_seals_and_leaves_can_be_added_but_never_changed():
     append_stream(count=1)
-    seal = sealing.seal()
+    seal = seal_everything()
     seal.signature = "forged"
     with pytest.raises(AppendOnlyError):
         seal.save()
@@ -139,7 +138,7 @@ def test_postgres_triggers_exist_after_migrating():
 def test_no_session_setting_lets_a_change_through(table, statement, role):
     append_stream(count=2)
     current_epoch()
-    sealing.seal()
+    seal_everything()
     before = log_row_counts()
     assert all(before.values())  # a row in every table, for the row triggers to guard
     session = raw_session() if role == "app" else owner_session()

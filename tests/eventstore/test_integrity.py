@@ -20,7 +20,7 @@ from eventstore.models import Event, Leaf, Seal
 from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
 from eventstore.serialization import format_datetime
-from tests.support import META, append_stream, owner_execute
+from tests.support import META, append_stream, owner_execute, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +47,7 @@ def verify_events(capsys, *args):
 def sealed_log():
     """Two streams of three events, sealed."""
     streams = [append_stream(count=3), append_stream("product", count=3)]
-    assert sealing.seal() is not None
+    assert seal_everything() is not None
     return streams
 
 
@@ -74,10 +74,10 @@ def test_an_untouched_log_verifies_and_seals(capsys):
 
 def test_a_quiet_log_makes_no_new_seals_and_a_seal_costs_only_what_is_new():
     append_stream(count=3)
-    first = sealing.seal()
+    first = seal_everything()
     assert sealing.seal() is None
     append_stream(count=2)
-    second = sealing.seal()
+    second = seal_everything()
     assert (first.tree_size, second.tree_size) == (3, 5)
     assert list(Leaf.objects.values_list("index", flat=True)) == [0, 1, 2, 3, 4]
     assert merkle.Frontier.from_json(second.frontier).root().hex() == second.root_hash
@@ -92,7 +92,7 @@ def test_a_backlog_is_sealed_in_bounded_batches():
 
 def test_a_seal_checks_with_the_public_key_alone():
     append_stream(count=2)
-    made = sealing.SignedSeal.of(sealing.seal())
+    made = sealing.SignedSeal.of(seal_everything())
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(sealkeys.public_keyring()[made.key_id]))
     message = sealing.seal_message(
         made.tree_size, made.root_hash, made.last_position, made.epoch, made.sealed_at, made.key_id
@@ -191,7 +191,7 @@ def test_a_removed_leaf_is_caught():
 def test_removed_newest_seals_are_caught_by_the_witness():
     for _ in range(3):
         append_stream(count=1)
-        sealing.seal()
+        seal_everything()
     owner_execute("DELETE FROM chronicle_seal WHERE tree_size > 1")
     report = integrity.verify()
     assert kinds(report) == ["seal_missing"] * 3
@@ -218,7 +218,7 @@ def test_a_new_epoch_recorded_by_hand_does_not_hide_the_witness():
 def test_a_replaced_witness_line_is_caught(settings):
     for _ in range(2):
         append_stream(count=1)
-        sealing.seal()
+        seal_everything()
     witness = sealing.witness_path()
     lines = witness.read_text().splitlines()
     forged = {**json.loads(lines[-1]), "root_hash": "0" * 64}
@@ -287,7 +287,7 @@ def test_events_signed_with_a_retired_key_still_verify_and_a_wrong_key_does_not(
 
 def test_the_leaf_format_is_the_export_line_as_canonical_json():
     stream = append_stream(count=1)
-    sealing.seal()
+    seal_everything()
     (event,) = store.read_stream(stream)
     row = stored_row(Event.objects.get(position=event.position))
     assert row["recorded_at"] == format_datetime(event.recorded_at)
@@ -352,7 +352,7 @@ def test_a_payload_integer_beyond_64_bits_is_refused():
 
 def test_a_seal_made_while_verify_runs_is_not_taken_for_a_removed_one(monkeypatch):
     append_stream(count=2)
-    sealing.seal()
+    seal_everything()
     read_witness = sealing.witness_lines
 
     def witness_then_a_new_seal():

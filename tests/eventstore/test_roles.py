@@ -15,11 +15,10 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from eventstore import sealing
 from eventstore.privileges import LOG_TABLES, check_log_privileges, health, log_privilege_problems
 from eventstore.store import current_epoch
 from projections.management.commands.setup_database_roles import read_model_tables
-from tests.support import append_stream, log_row_counts, owner_conninfo, owner_session, separate_owner
+from tests.support import append_stream, log_row_counts, owner_conninfo, owner_session, seal_everything, separate_owner
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -42,7 +41,7 @@ def full_log():
     """A row in every log table, and their counts to compare with afterwards."""
     append_stream(count=2)
     current_epoch()
-    sealing.seal()
+    seal_everything()
     counts = log_row_counts()
     assert all(counts.values())
     return counts
