@@ -12,6 +12,7 @@ from eventstore.models import Event
 from orders import bus
 from orders.api.http import MAX_BODY_BYTES
 from orders.errors import Busy, IdempotencyInProgress, IdempotencyKeyReused, NotFound
+from projections import selectors
 from tests.factories import order_at, product
 
 from .conftest import API
@@ -25,6 +26,10 @@ def error_of(response, status: int) -> dict:
     body = response.json()
     assert list(body) == ["error"] and {"code", "message", "fields"} <= set(body["error"])
     return body["error"]
+
+
+def without_request_id(body: dict) -> dict:
+    return {"error": {name: value for name, value in body["error"].items() if name != "request_id"}}
 
 
 def raw_post(client: APIClient, path: str, body: str | bytes, content_type: str = "application/json"):
@@ -51,7 +56,8 @@ def test_a_replayed_refusal_is_the_same_answer(api):
     first = api.post(path, headers={"Idempotency-Key": "k1"})
     again = api.post(path, headers={"Idempotency-Key": "k1"})
     assert error_of(first, 422)["code"] == "order_not_shipped"
-    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert again.status_code == first.status_code
+    assert without_request_id(again.json()) == without_request_id(first.json())  # each request has its own id
 
 
 def test_the_same_key_with_another_body_is_refused(api):
@@ -89,6 +95,30 @@ def test_unknown_paths_are_404_whatever_the_method(api):
     assert error_of(api.post(f"{API}customers"), 404)  # without the slash
     assert error_of(api.get(f"{API}orders/not-a-uuid/history/"), 404)
     assert error_of(APIClient().get("/api/nothing/here/"), 404)
+
+
+def test_an_unknown_host_is_400_in_the_apis_shape(api):
+    error = error_of(api.get(f"{API}orders/", HTTP_HOST="chronicle.evil.example"), 400)
+    assert error["code"] == "unknown_host"
+    assert APIClient().get("/admin/", HTTP_HOST="chronicle.evil.example")["Content-Type"].startswith("text/html")
+
+
+def test_a_bug_is_a_500_in_the_apis_shape_with_the_request_id_and_no_traceback(api, monkeypatch, caplog):
+    def broken(**query):
+        raise RuntimeError("the secret inner workings")
+
+    monkeypatch.setattr(selectors, "order_list", broken)
+    api.raise_request_exception = False
+    response = api.get(f"{API}orders/", headers={"X-Request-ID": "bug-report-1"})
+    error = error_of(response, 500)
+    assert (error["code"], error["request_id"]) == ("server_error", "bug-report-1")
+    assert b"secret" not in response.content and b"Traceback" not in response.content
+    assert "the secret inner workings" in caplog.text  # logged, with its traceback
+
+
+def test_every_error_names_the_request(api):
+    response = api.get(f"{API}warehouses/", headers={"X-Request-ID": "req-42"})
+    assert error_of(response, 404)["request_id"] == "req-42" == response["X-Request-ID"]
 
 
 def test_too_many_query_parameters_are_400(auditor_api):
