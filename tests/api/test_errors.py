@@ -8,12 +8,17 @@ from uuid import uuid4
 import pytest
 from rest_framework.test import APIClient
 
+from eventstore import store
 from eventstore.models import Event
+from eventstore.records import utcnow
 from orders import bus
 from orders.api.http import MAX_BODY_BYTES
+from orders.domain import MAX_LINES, MAX_QUANTITY, MAX_STOCK, StockReceived
 from orders.errors import Busy, IdempotencyInProgress, IdempotencyKeyReused, NotFound
+from orders.history_builder import new_event
 from projections import selectors
-from tests.factories import order_at, product
+from tests.factories import order, order_at, product
+from tests.support import META
 
 from .conftest import API
 
@@ -216,3 +221,29 @@ def test_a_request_id_becomes_the_correlation_id_and_a_strange_one_is_ignored(ap
     api.post(f"{API}products/{pid}/receive-stock/", {"quantity": 1}, headers={"X-Request-ID": "a b"})
     first, second = (e.metadata["correlation_id"] for e in Event.objects.filter(event_type="StockReceived"))
     assert first == "req-42" and second not in {"a b", "req-42"}
+
+
+def test_limits_on_one_value_are_400_naming_it_and_limits_that_depend_on_state_are_422(api):
+    dear = product(price="9999999999.99")
+    oid = order(lines=[(dear, 100)])
+    full = order(lines=[(product(), 1) for _ in range(MAX_LINES)])
+    other = product()
+    stocked = product()  # stocked to the maximum in one go, as no command can
+    store.append(
+        "product", stocked, [new_event(StockReceived(quantity=MAX_STOCK), utcnow())], expected_version=1, metadata=META
+    )
+    events = Event.objects.count()
+
+    too_dear = api.post(
+        f"{API}products/", {"sku": "GOLD", "name": "Gold", "price": "99999999999.99", "currency": "EUR"}
+    )
+    assert (error_of(too_dear, 400)["code"], list(error_of(too_dear, 400)["fields"])) == ("invalid", ["price"])
+    more = api.post(f"{API}orders/{oid}/change-quantity/", {"product_id": str(dear), "quantity": 101})
+    assert error_of(more, 422)["code"] == "order_total_too_large"
+    one_more = api.post(f"{API}orders/{full}/lines/", {"product_id": str(other), "quantity": 1})
+    assert error_of(one_more, 422)["code"] == "too_many_lines"
+    receive = api.post(f"{API}products/{stocked}/receive-stock/", {"quantity": 1})
+    assert (error_of(receive, 422)["code"], list(error_of(receive, 422)["fields"])) == ("stock_too_large", ["quantity"])
+    too_many = api.post(f"{API}products/{stocked}/adjust-stock/", {"quantity": MAX_QUANTITY + 1, "reason": "Recount."})
+    assert (error_of(too_many, 400)["code"], list(error_of(too_many, 400)["fields"])) == ("invalid", ["quantity"])
+    assert Event.objects.count() == events
