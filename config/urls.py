@@ -13,7 +13,6 @@ def backoffice_moved(request: HttpRequest, rest: str = "") -> HttpResponsePerman
 
 # Under /api/ these answer in the API's error shape; elsewhere they are Django's own.
 handler400 = "orders.api.errors.bad_request"
-handler404 = "orders.api.errors.page_not_found"
 handler500 = "orders.api.errors.server_error"
 
 urlpatterns = [

@@ -530,10 +530,10 @@ class CustomerAdmin(EntityAdmin):
         return [("Name", row.name), ("E-mail", row.email), *super().summary(row)]
 
 
-def _int(value: str | None, default: int, maximum: int = MAX_VERSION) -> int:
-    """A count or version from the query string, held to 0..``maximum`` so the database is
+def _int(value: str | None, default: int) -> int:
+    """A count or version from the query string, held to 0..MAX_VERSION so the database is
     never handed a number it cannot bind."""
     try:
-        return min(max(int(value), 0), maximum) if value not in (None, "") else default
+        return min(max(int(value), 0), MAX_VERSION) if value not in (None, "") else default
     except (TypeError, ValueError):
         return default

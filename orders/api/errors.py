@@ -6,7 +6,7 @@ fields; the application's (``orders.errors.CommandRefused``) state their status;
 (validation, authentication, throttling, 405, 415...) keep their status and code, so a
 client needs one parser for every 4xx. Anything else is a bug: a 500, logged with its
 traceback, whose body says only ``server_error`` (``server_error`` below). Django's own
-error pages (an unknown host, an unknown path, a bug) answer in the same shape under
+error pages (an unknown host, a bug) answer in the same shape under
 /api/, and every error names the request's id.
 """
 
@@ -142,15 +142,19 @@ def _unknown_host(exc: DisallowedHost) -> ApiError:
     return ApiError(status.HTTP_400_BAD_REQUEST, "unknown_host", "This server does not answer to that host name.")
 
 
+BAD_REQUEST = ApiError(status.HTTP_400_BAD_REQUEST, "bad_request", "The request is malformed.")
+
+
 @to_error.register
 def _suspicious(exc: SuspiciousOperation) -> ApiError:
     """E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS."""
-    return ApiError(status.HTTP_400_BAD_REQUEST, "bad_request", "The request is malformed.")
+    return BAD_REQUEST
 
 
 # --- Django's error pages, in the API's shape under /api/ ----------------------------------
 # Answers given before or outside any API view (an unknown host, a bug) would otherwise be
-# Django's HTML. ``config.urls`` names these as its handler400/404/500.
+# Django's HTML. ``config.urls`` names these as its handler400 and handler500 (an unknown
+# path under /api/ reaches ``NoSuchPathApi``).
 
 API_PREFIX = "/api/"
 SERVER_ERROR = ApiError(
@@ -168,14 +172,8 @@ def _for_api(request: HttpRequest) -> bool:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """E.g. an unknown host (DisallowedHost) or a malformed request Django itself refused."""
     if _for_api(request):
-        return (to_error(exception) or _suspicious(SuspiciousOperation())).json_response()
+        return (to_error(exception) or BAD_REQUEST).json_response()
     return defaults.bad_request(request, exception)
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _for_api(request):
-        return ApiError(status.HTTP_404_NOT_FOUND, "not_found", "There is nothing at this address.").json_response()
-    return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
