@@ -11,6 +11,10 @@ def backoffice_moved(request: HttpRequest, rest: str = "") -> HttpResponsePerman
     return HttpResponsePermanentRedirect(request.get_full_path().replace("/admin/backoffice/", "/admin/orders/", 1))
 
 
+# Under /api/ these answer in the API's error shape; elsewhere they are Django's own.
+handler400 = "orders.api.errors.bad_request"
+handler500 = "orders.api.errors.server_error"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -11,7 +11,6 @@ and runs the full verification on demand (``seal_status`` computes what these pa
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import functools
 import json
 import re
@@ -21,20 +20,19 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from . import integrity, proofs, seal_status
-from .admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, stream_page_url
+from .admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, parse_moment, stream_page_url
 from .export import TABLE_COLUMNS, table_row
 from .models import Event, Seal
 from .records import SOURCES
@@ -104,15 +102,7 @@ class RecordedBetweenFilter(RangeFilter):
     input_type = "datetime-local"
     input_attrs = {"step": "1"}
 
-    @staticmethod
-    def parse(raw: str) -> dt.datetime | None:
-        try:
-            moment = parse_datetime(raw)
-        except ValueError:
-            return None
-        if moment is not None and timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment
+    parse = staticmethod(parse_moment)
 
 
 def _csv_cell(value: Any) -> str:
@@ -226,8 +216,11 @@ class EventAdmin(LogReaderAdmin):
         """The events the changelist shows for the same query string, oldest first."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        return changelist.get_queryset(request).order_by("position")
+        try:
+            changelist = self.get_changelist_instance(request)
+            return changelist.get_queryset(request).order_by("position")
+        except IncorrectLookupParameters as exc:
+            raise BadRequest(f"Cannot filter the events by this: {exc}") from None
 
     def _rows(self, request: HttpRequest) -> Iterator[dict[str, Any]]:
         """The export's rows, streamed; permission and filters are checked before the

@@ -7,6 +7,7 @@ side's pages and the back office can all use them without importing one another.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -14,6 +15,21 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+def parse_moment(raw: str) -> dt.datetime | None:
+    """A date-time typed into a page (naive: in the shop's time zone), or None when it
+    cannot be one: malformed, impossible (30 February) or outside what UTC can hold (year 1
+    at midnight east of Greenwich), which the database would refuse with an OverflowError."""
+    try:
+        moment = parse_datetime(raw.strip())
+        if moment is not None and timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(dt.UTC) if moment is not None else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def _other_params(changelist: Any, mine: tuple[str, ...]) -> list[tuple[str, str]]:

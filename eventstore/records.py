@@ -11,6 +11,8 @@ from uuid import UUID, uuid4
 # Expected versions for append(): a stream that must not exist yet, or whatever it is at.
 NO_STREAM: Final = 0
 ANY_VERSION: Final = -1
+# The highest version a stream can reach (the column is a 32-bit integer).
+MAX_VERSION: Final = 2**31 - 1
 
 SOURCES: Final = frozenset({"admin", "api", "worker", "command-line", "system"})
 METADATA_KEYS: Final = ("actor", "source", "correlation_id", "causation_id", "command_id")

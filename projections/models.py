@@ -15,7 +15,9 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+# Sized for what the log may already hold, not only for today's limits (orders.domain's
+# MAX_*): an order written before them (10^16 and more) still replays into these columns.
+MONEY = {"max_digits": 20, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
@@ -81,7 +83,7 @@ class OrderSummary(models.Model):
     # ISO 4217 code of every amount on the order.
     currency = models.CharField(max_length=3)
     # Number of items over all lines.
-    item_count = models.IntegerField(default=0)
+    item_count = models.BigIntegerField(default=0)
     # Sum of the line totals.
     total = models.DecimalField(**MONEY, default=ZERO)
     # Payments recorded so far.
@@ -136,7 +138,7 @@ class OrderSummaryLine(models.Model):
     # The product ordered and its SKU.
     product_id = models.UUIDField()
     sku = models.CharField(max_length=64)
-    quantity = models.IntegerField()
+    quantity = models.BigIntegerField()
     # Price per item, in the order's currency.
     unit_price = models.DecimalField(**MONEY)
     # quantity x unit_price.
@@ -181,11 +183,11 @@ class ProductStock(models.Model):
     price = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     # Items in the warehouse.
-    on_hand = models.IntegerField(default=0)
+    on_hand = models.BigIntegerField(default=0)
     # Items held for orders not yet shipped.
-    reserved = models.IntegerField(default=0)
+    reserved = models.BigIntegerField(default=0)
     # on_hand - reserved: what new orders can still get.
-    available = models.IntegerField(default=0)
+    available = models.BigIntegerField(default=0)
     discontinued = models.BooleanField(default=False)
     # The stream version and feed position of the last event folded in.
     version = models.IntegerField()
@@ -250,7 +252,7 @@ class CustomerValue(models.Model):
     )
     currency = models.CharField(max_length=3)
     # Orders that count as sales (see projections.sales).
-    orders = models.IntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
     # Their totals less refunds.
     lifetime_value = models.DecimalField(**MONEY, default=ZERO)
 
@@ -264,8 +266,8 @@ class SalesFigures(models.Model):
 
     currency = models.CharField(max_length=3)
     # Orders that count as sales, and their items.
-    orders = models.IntegerField(default=0)
-    units = models.IntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    units = models.BigIntegerField(default=0)
     # Per day: their totals less refunds; per product: its line totals.
     revenue = models.DecimalField(**MONEY, default=ZERO)
 
@@ -305,8 +307,8 @@ class StatusCount(models.Model):
 
     # draft, placed, confirmed, rejected, paid, shipped, delivered or cancelled.
     status = models.CharField(max_length=16, primary_key=True)
-    current = models.IntegerField(default=0)
-    reached = models.IntegerField(default=0)
+    current = models.BigIntegerField(default=0)
+    reached = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "projection_sales_status"

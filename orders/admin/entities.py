@@ -30,12 +30,13 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
-from eventstore.admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, register_stream_pages
+from eventstore.admin_widgets import InputFilter, RangeFilter, ReadOnlyAdmin, parse_moment, register_stream_pages
+from eventstore.cursor import MAX_POSITION
 from eventstore.models import Event
+from eventstore.records import MAX_VERSION
 from projections import freshness
 from projections.models import CustomerValue, OrderSummary
 
@@ -236,6 +237,8 @@ class EntityAdmin(ReadOnlyAdmin):
             position = int(request.GET.get("after", ""))
         except ValueError:
             return True
+        if not 0 < position <= MAX_POSITION:
+            return True
         timeout = settings.ADMIN_FRESHNESS_WAIT_SECONDS
         return freshness.wait_until(self.projections, position, timeout=timeout)
 
@@ -374,9 +377,7 @@ class EntityAdmin(ReadOnlyAdmin):
         kind, stream_id = self.kind, object_id
         context = self._stream_context(request, stream_id, f"Time travel: {kind} {stream_id}")
         at_text = request.GET.get("at", "").strip()
-        at = parse_datetime(at_text) if at_text else None
-        if at is not None and timezone.is_naive(at):
-            at = timezone.make_aware(at)
+        at = parse_moment(at_text) if at_text else None
         try:
             now = history.state_at(kind, stream_id)
             version = _int(request.GET.get("version"), now.version)
@@ -530,7 +531,9 @@ class CustomerAdmin(EntityAdmin):
 
 
 def _int(value: str | None, default: int) -> int:
+    """A count or version from the query string, held to 0..MAX_VERSION so the database is
+    never handed a number it cannot bind."""
     try:
-        return max(int(value), 0) if value not in (None, "") else default
+        return min(max(int(value), 0), MAX_VERSION) if value not in (None, "") else default
     except (TypeError, ValueError):
         return default

@@ -4,7 +4,10 @@
 into responses. The domain's refusals (``DomainError``) are 422 with their own code and
 fields; the application's (``orders.errors.CommandRefused``) state their status; DRF's own
 (validation, authentication, throttling, 405, 415...) keep their status and code, so a
-client needs one parser for every 4xx. Anything else is a bug and stays a 500.
+client needs one parser for every 4xx. Anything else is a bug: a 500, logged with its
+traceback, whose body says only ``server_error`` (``server_error`` below). Django's own
+error pages (an unknown host, a bug) answer in the same shape under
+/api/, and every error names the request's id.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from dataclasses import dataclass, field, replace
 from functools import singledispatch
 from typing import Any
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from eventstore.context import correlation_id
 from eventstore.exceptions import CursorExpired, InvalidCursor
 from eventstore.proofs import LogDamaged, NoSuchEvent, NoSuchSeal, NotYetSealed, ProofRefused
 from orders.domain import DomainError
@@ -35,9 +41,18 @@ class ApiError:
     extra: Mapping[str, Any] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def body(self) -> dict[str, Any]:
+        """The error object, with the request's id (its X-Request-ID) to quote when asking
+        what happened."""
+        error = {"code": self.code, "message": self.message, "fields": dict(self.fields), **self.extra}
+        return {"error": {**error, "request_id": correlation_id.get()}}
+
     def response(self) -> Response:
-        body = {"error": {"code": self.code, "message": self.message, "fields": dict(self.fields), **self.extra}}
-        return Response(body, status=self.status, headers=dict(self.headers))
+        return Response(self.body(), status=self.status, headers=dict(self.headers))
+
+    def json_response(self) -> JsonResponse:
+        """The same answer where no DRF view is at work (Django's error pages)."""
+        return JsonResponse(self.body(), status=self.status, headers=dict(self.headers))
 
 
 class InvalidHeader(exceptions.APIException):
@@ -153,9 +168,50 @@ def _drf_error(exc: exceptions.APIException) -> ApiError:
 
 
 @to_error.register
+def _unknown_host(exc: DisallowedHost) -> ApiError:
+    return ApiError(status.HTTP_400_BAD_REQUEST, "unknown_host", "This server does not answer to that host name.")
+
+
+BAD_REQUEST = ApiError(status.HTTP_400_BAD_REQUEST, "bad_request", "The request is malformed.")
+
+
+@to_error.register
 def _suspicious(exc: SuspiciousOperation) -> ApiError:
     """E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS."""
-    return ApiError(status.HTTP_400_BAD_REQUEST, "bad_request", "The request is malformed.")
+    return BAD_REQUEST
+
+
+# --- Django's error pages, in the API's shape under /api/ ----------------------------------
+# Answers given before or outside any API view (an unknown host, a bug) would otherwise be
+# Django's HTML. ``config.urls`` names these as its handler400 and handler500 (an unknown
+# path under /api/ reaches ``NoSuchPathApi``).
+
+API_PREFIX = "/api/"
+SERVER_ERROR = ApiError(
+    status.HTTP_500_INTERNAL_SERVER_ERROR,
+    "server_error",
+    "Something went wrong on our side; it has been logged. Quote the request id when you report it.",
+)
+
+
+def _for_api(request: HttpRequest) -> bool:
+    # The path, never the host: for a DisallowedHost, asking for the host raises again.
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """E.g. an unknown host (DisallowedHost) or a malformed request Django itself refused."""
+    if _for_api(request):
+        return (to_error(exception) or BAD_REQUEST).json_response()
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A bug: Django has logged the traceback (``django.request``); the client gets only the
+    request id to quote."""
+    if _for_api(request):
+        return SERVER_ERROR.json_response()
+    return defaults.server_error(request)
 
 
 def _flatten(detail: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -180,6 +236,9 @@ def _flatten(detail: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable and machine-readable: `invalid`, `version_conflict`, `sku_taken`...")
     message = serializers.CharField(help_text="For people.")
+    request_id = serializers.CharField(
+        allow_null=True, help_text="The request's X-Request-ID: quote it when asking what happened."
+    )
     current_version = serializers.IntegerField(
         required=False, help_text="Only with `version_conflict`: the entity's version now."
     )

@@ -272,7 +272,7 @@ class StateSerializer(serializers.Serializer):
 
 
 def money_field(**options: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=2, **options)
+    return serializers.DecimalField(max_digits=20, decimal_places=2, **options)
 
 
 class ProductSerializer(serializers.Serializer):

@@ -163,6 +163,12 @@ class StockBelowReserved(DomainError):
     template = "Stock on hand would drop to {on_hand}, below the {reserved} reserved for orders."
 
 
+class StockTooLarge(DomainError):
+    code = "stock_too_large"
+    template = "Stock on hand would reach {on_hand}, above the {maximum} a product may hold."
+    field = "quantity"
+
+
 class ProductIsDiscontinued(DomainError):
     code = "product_discontinued"
     template = "The product {sku} is discontinued."
@@ -224,6 +230,16 @@ class ShippingAddressMissing(DomainError):
 class LineAlreadyExists(DomainError):
     code = "line_already_exists"
     template = "Order {number} already has a line for {sku}; change its quantity instead."
+
+
+class TooManyLines(DomainError):
+    code = "too_many_lines"
+    template = "Order {number} already has {maximum} lines, as many as an order may have."
+
+
+class OrderTotalTooLarge(DomainError):
+    code = "order_total_too_large"
+    template = "Order {number} would total {total}, above the {maximum} an order may reach."
 
 
 class LineNotFound(DomainError):

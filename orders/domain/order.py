@@ -61,13 +61,17 @@ from .exceptions import (
     OrderNotPlaced,
     OrderNotShipped,
     OrderNumberInvalid,
+    OrderTotalTooLarge,
     PaymentDetailsInvalid,
     PaymentExceedsBalance,
     RefundExceedsPaid,
     ShipmentDetailsInvalid,
     ShippingAddressMissing,
+    TooManyLines,
 )
 from .values import (
+    MAX_LINES,
+    MAX_ORDER_TOTAL,
     Address,
     Money,
     OrderStatus,
@@ -182,6 +186,8 @@ class Order(Aggregate):
         sku, quantity = clean_sku(sku), clean_quantity(quantity)
         self.check_amount(unit_price)
         self.check_no_line(product_id)
+        self.check_room_for_line()
+        self.check_total_within(self.total + unit_price * quantity)
         self._record(OrderLineAdded(product_id=product_id, sku=sku, quantity=quantity, unit_price=unit_price.amount))
 
     def change_quantity(self, product_id: UUID, quantity: int) -> None:
@@ -189,7 +195,10 @@ class Order(Aggregate):
         self.check_allows(ChangeOrderLineQuantity, OrderNotDraft)
         quantity = clean_quantity(quantity)
         self.check_has_line(product_id)
-        if quantity != self._lines[product_id].quantity:
+        line = self._lines[product_id]
+        if quantity > line.quantity:
+            self.check_total_within(self.total + line.unit_price * (quantity - line.quantity))
+        if quantity != line.quantity:
             self._record(OrderLineQuantityChanged(product_id=product_id, quantity=quantity))
 
     def remove_line(self, product_id: UUID) -> None:
@@ -273,6 +282,15 @@ class Order(Aggregate):
     def check_no_line(self, product_id: UUID) -> None:
         if product_id in self._lines:
             raise LineAlreadyExists(number=self.number, sku=self._lines[product_id].sku)
+
+    def check_room_for_line(self) -> None:
+        if len(self._lines) >= MAX_LINES:
+            raise TooManyLines(number=self.number, maximum=MAX_LINES)
+
+    def check_total_within(self, total: Money) -> None:
+        """The total the order would have after a change stays within MAX_ORDER_TOTAL."""
+        if total.amount > MAX_ORDER_TOTAL:
+            raise OrderTotalTooLarge(number=self.number, total=total, maximum=Money(MAX_ORDER_TOTAL, self.currency))
 
     def check_has_lines(self) -> None:
         if not self._lines:

@@ -23,8 +23,9 @@ from .events import (
     StockReservationReleased,
     StockReserved,
 )
-from .exceptions import InsufficientStock, ProductIsDiscontinued, StockBelowReserved
+from .exceptions import InsufficientStock, ProductIsDiscontinued, StockBelowReserved, StockTooLarge
 from .values import (
+    MAX_STOCK,
     Money,
     check_positive,
     check_same_currency,
@@ -77,13 +78,16 @@ class Product(Aggregate):
 
     def receive_stock(self, quantity: int) -> None:
         self.check_exists()
-        self._record(StockReceived(quantity=clean_quantity(quantity)))
+        quantity = clean_quantity(quantity)
+        self.check_stock_within(self.on_hand + quantity)
+        self._record(StockReceived(quantity=quantity))
 
     def adjust_stock(self, quantity: int, reason: str) -> None:
         """Correct the count on hand (a recount, breakage); reserved items cannot vanish."""
         self.check_exists()
         quantity, reason = clean_adjustment(quantity), clean_reason(reason)
         self.check_covers_reservations(self.on_hand + quantity)
+        self.check_stock_within(self.on_hand + quantity)
         self._record(StockAdjusted(quantity=quantity, reason=reason))
 
     def reserve(self, order_id: UUID, quantity: int) -> None:
@@ -126,6 +130,10 @@ class Product(Aggregate):
     def check_covers_reservations(self, on_hand: int) -> None:
         if on_hand < self.reserved:
             raise StockBelowReserved(on_hand=on_hand, reserved=self.reserved)
+
+    def check_stock_within(self, on_hand: int) -> None:
+        if on_hand > MAX_STOCK:
+            raise StockTooLarge(on_hand=on_hand, maximum=MAX_STOCK)
 
     # --- State changes ----------------------------------------------------------------------
 

@@ -34,6 +34,11 @@ from .exceptions import (
 )
 
 MAX_QUANTITY: Final = 1_000_000
+# State-dependent limits, checked before anything is appended; with them an order's total
+# fits 14 digits and every sum the read side keeps fits its numeric(20,2) columns.
+MAX_LINES: Final = 100
+MAX_ORDER_TOTAL: Final = Decimal("999999999999.99")
+MAX_STOCK: Final = 1_000_000_000
 MAX_TEXT: Final = 200
 MAX_REASON: Final = 2000
 MAX_EMAIL: Final = 254

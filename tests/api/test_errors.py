@@ -8,11 +8,17 @@ from uuid import uuid4
 import pytest
 from rest_framework.test import APIClient
 
+from eventstore import store
 from eventstore.models import Event
+from eventstore.records import utcnow
 from orders import bus
 from orders.api.http import MAX_BODY_BYTES
+from orders.domain import MAX_LINES, MAX_QUANTITY, MAX_STOCK, StockReceived
 from orders.errors import Busy, IdempotencyInProgress, IdempotencyKeyReused, NotFound
-from tests.factories import order_at, product
+from orders.history_builder import new_event
+from projections import selectors
+from tests.factories import order, order_at, product
+from tests.support import META
 
 from .conftest import API
 
@@ -25,6 +31,10 @@ def error_of(response, status: int) -> dict:
     body = response.json()
     assert list(body) == ["error"] and {"code", "message", "fields"} <= set(body["error"])
     return body["error"]
+
+
+def without_request_id(body: dict) -> dict:
+    return {"error": {name: value for name, value in body["error"].items() if name != "request_id"}}
 
 
 def raw_post(client: APIClient, path: str, body: str | bytes, content_type: str = "application/json"):
@@ -51,7 +61,8 @@ def test_a_replayed_refusal_is_the_same_answer(api):
     first = api.post(path, headers={"Idempotency-Key": "k1"})
     again = api.post(path, headers={"Idempotency-Key": "k1"})
     assert error_of(first, 422)["code"] == "order_not_shipped"
-    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert again.status_code == first.status_code
+    assert without_request_id(again.json()) == without_request_id(first.json())  # each request has its own id
 
 
 def test_the_same_key_with_another_body_is_refused(api):
@@ -89,6 +100,30 @@ def test_unknown_paths_are_404_whatever_the_method(api):
     assert error_of(api.post(f"{API}customers"), 404)  # without the slash
     assert error_of(api.get(f"{API}orders/not-a-uuid/history/"), 404)
     assert error_of(APIClient().get("/api/nothing/here/"), 404)
+
+
+def test_an_unknown_host_is_400_in_the_apis_shape(api):
+    error = error_of(api.get(f"{API}orders/", HTTP_HOST="chronicle.evil.example"), 400)
+    assert error["code"] == "unknown_host"
+    assert APIClient().get("/admin/", HTTP_HOST="chronicle.evil.example")["Content-Type"].startswith("text/html")
+
+
+def test_a_bug_is_a_500_in_the_apis_shape_with_the_request_id_and_no_traceback(api, monkeypatch, caplog):
+    def broken(**query):
+        raise RuntimeError("the secret inner workings")
+
+    monkeypatch.setattr(selectors, "order_list", broken)
+    api.raise_request_exception = False
+    response = api.get(f"{API}orders/", headers={"X-Request-ID": "bug-report-1"})
+    error = error_of(response, 500)
+    assert (error["code"], error["request_id"]) == ("server_error", "bug-report-1")
+    assert b"secret" not in response.content and b"Traceback" not in response.content
+    assert "the secret inner workings" in caplog.text  # logged, with its traceback
+
+
+def test_every_error_names_the_request(api):
+    response = api.get(f"{API}warehouses/", headers={"X-Request-ID": "req-42"})
+    assert error_of(response, 404)["request_id"] == "req-42" == response["X-Request-ID"]
 
 
 def test_too_many_query_parameters_are_400(auditor_api):
@@ -186,3 +221,29 @@ def test_a_request_id_becomes_the_correlation_id_and_a_strange_one_is_ignored(ap
     api.post(f"{API}products/{pid}/receive-stock/", {"quantity": 1}, headers={"X-Request-ID": "a b"})
     first, second = (e.metadata["correlation_id"] for e in Event.objects.filter(event_type="StockReceived"))
     assert first == "req-42" and second not in {"a b", "req-42"}
+
+
+def test_limits_on_one_value_are_400_naming_it_and_limits_that_depend_on_state_are_422(api):
+    dear = product(price="9999999999.99")
+    oid = order(lines=[(dear, 100)])
+    full = order(lines=[(product(), 1) for _ in range(MAX_LINES)])
+    other = product()
+    stocked = product()  # stocked to the maximum in one go, as no command can
+    store.append(
+        "product", stocked, [new_event(StockReceived(quantity=MAX_STOCK), utcnow())], expected_version=1, metadata=META
+    )
+    events = Event.objects.count()
+
+    too_dear = api.post(
+        f"{API}products/", {"sku": "GOLD", "name": "Gold", "price": "99999999999.99", "currency": "EUR"}
+    )
+    assert (error_of(too_dear, 400)["code"], list(error_of(too_dear, 400)["fields"])) == ("invalid", ["price"])
+    more = api.post(f"{API}orders/{oid}/change-quantity/", {"product_id": str(dear), "quantity": 101})
+    assert error_of(more, 422)["code"] == "order_total_too_large"
+    one_more = api.post(f"{API}orders/{full}/lines/", {"product_id": str(other), "quantity": 1})
+    assert error_of(one_more, 422)["code"] == "too_many_lines"
+    receive = api.post(f"{API}products/{stocked}/receive-stock/", {"quantity": 1})
+    assert (error_of(receive, 422)["code"], list(error_of(receive, 422)["fields"])) == ("stock_too_large", ["quantity"])
+    too_many = api.post(f"{API}products/{stocked}/adjust-stock/", {"quantity": MAX_QUANTITY + 1, "reason": "Recount."})
+    assert (error_of(too_many, 400)["code"], list(error_of(too_many, 400)["fields"])) == ("invalid", ["quantity"])
+    assert Event.objects.count() == events

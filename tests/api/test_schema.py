@@ -64,6 +64,7 @@ def test_the_schema_documents_every_endpoint_with_its_errors_and_headers():
         "message",
         "fields",
         "current_version",
+        "request_id",
     }
 
 

@@ -2,10 +2,13 @@
 
 import dataclasses
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
 from orders.domain import (
+    MAX_LINES,
+    MAX_ORDER_TOTAL,
     Order,
     OrderLine,
     OrderLineAdded,
@@ -119,6 +122,43 @@ def test_a_new_quantity_must_be_positive():
     order = given(Order, *DRAFT)
     with refused(order, "quantity_not_positive"):
         order.change_quantity(MUG_ID, 0)
+
+
+# --- Limits that depend on the order -------------------------------------------------------
+
+BIG_PRICE = eur("9999999999.99")
+FULL = tuple(
+    OrderLineAdded(product_id=uuid4(), sku=f"SKU-{n}", quantity=1, unit_price=Decimal("1.00")) for n in range(MAX_LINES)
+)
+
+
+def test_an_order_takes_at_most_max_lines_lines():
+    order = given(Order, *CREATED, *FULL[:-1])
+    order.add_line(CAP_ID, "CAP-1", 1, eur("5.00"))
+    with refused(order, "too_many_lines"):
+        order.add_line(MUG_ID, "MUG-1", 1, eur("12.50"))
+
+
+def test_a_line_that_would_take_the_total_past_the_maximum_is_refused():
+    order = given(Order, *CREATED)
+    order.add_line(CAP_ID, "CAP-1", 99, BIG_PRICE)
+    with refused(order, "order_total_too_large") as caught:
+        order.add_line(MUG_ID, "MUG-1", 2, BIG_PRICE)
+    assert str(MAX_ORDER_TOTAL) in caught.value.message
+
+
+def test_a_quantity_that_would_take_the_total_past_the_maximum_is_refused():
+    order = given(Order, *CREATED)
+    order.add_line(CAP_ID, "CAP-1", 100, BIG_PRICE)
+    with refused(order, "order_total_too_large"):
+        order.change_quantity(CAP_ID, 101)
+
+
+def test_an_order_over_the_maximum_from_before_the_limit_may_still_shrink():
+    old = OrderLineAdded(product_id=CAP_ID, sku="CAP-1", quantity=1_000_000, unit_price=BIG_PRICE.amount)
+    order = given(Order, *CREATED, old)
+    order.change_quantity(CAP_ID, 999_999)
+    assert order.pending == [OrderLineQuantityChanged(product_id=CAP_ID, quantity=999_999)]
 
 
 def test_removing_a_line_keeps_the_others_in_order():

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from orders.domain import (
+    MAX_STOCK,
     Product,
     ProductDiscontinued,
     ProductPriceChanged,
@@ -91,6 +92,24 @@ def test_receiving_nothing_is_refused():
     product = given(Product, *STOCKED)
     with refused(product, "quantity_not_positive"):
         product.receive_stock(0)
+
+
+def test_stock_on_hand_stays_within_the_maximum():
+    product = given(Product, MUG_CREATED, StockReceived(quantity=MAX_STOCK - 10))
+    product.receive_stock(10)
+    with refused(product, "stock_too_large") as caught:
+        product.receive_stock(1)
+    assert caught.value.fields == {
+        "quantity": f"Stock on hand would reach {MAX_STOCK + 1:d}, above the {MAX_STOCK:d} a product may hold."
+    }
+
+
+def test_an_adjustment_keeps_stock_within_the_maximum():
+    product = given(Product, MUG_CREATED, StockReceived(quantity=MAX_STOCK))
+    with refused(product, "stock_too_large"):
+        product.adjust_stock(1, "Recount.")
+    product.adjust_stock(-1, "Broken.")
+    assert product.on_hand == MAX_STOCK - 1
 
 
 @pytest.mark.parametrize("quantity", [-6, 3])
