@@ -101,9 +101,16 @@ def seal_everything(batch: int = sealing.SEAL_BATCH) -> Any:
     PostgreSQL the sealer passes an event once every older transaction on the server has
     ended (the feed's horizon), and another session's, in any database, can hold it back
     for a moment: wait for it, as an export does."""
+    horizon_passed()
+    return sealing.seal(batch=batch) or sealing.newest_seal()
+
+
+def horizon_passed() -> None:
+    """Wait until the feed's horizon has passed every event committed so far: on PostgreSQL
+    another session's open transaction, in any database on the server, can hold it back
+    for a moment (SQLite has no such wait)."""
     committed = store.committed_key()
     wait_until(lambda: recorder_for().horizon()[0] >= committed, timeout=60, what="the feed's horizon")
-    return sealing.seal(batch=batch) or sealing.newest_seal()
 
 
 def log_row_counts() -> dict[str, int]:

@@ -20,7 +20,7 @@ from eventstore.models import Event, Leaf, Seal
 from eventstore.recorders import recorder_for
 from eventstore.records import NO_STREAM, NewEvent
 from eventstore.serialization import format_datetime
-from tests.support import META, append_stream, owner_execute, seal_everything
+from tests.support import META, append_stream, horizon_passed, owner_execute, seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,7 +85,7 @@ def test_a_quiet_log_makes_no_new_seals_and_a_seal_costs_only_what_is_new():
 
 def test_a_backlog_is_sealed_in_bounded_batches():
     append_stream(count=7)
-    newest = sealing.seal(batch=3)
+    newest = seal_everything(batch=3)
     assert list(Seal.objects.values_list("tree_size", flat=True)) == [3, 6, 7]
     assert newest.tree_size == 7 and integrity.verify().ok
 
@@ -309,6 +309,7 @@ def test_the_sealer_reads_each_event_as_its_export_line_on_either_engine():
         expected_version=NO_STREAM,
         metadata=META,
     )
+    horizon_passed()
     recorder = recorder_for()
     horizon, _ = recorder.horizon()
     lines = [line for _, line in recorder.read_leaf_lines(FeedKey(0, 0), horizon, 100)]
@@ -332,6 +333,7 @@ def test_the_sealer_spells_each_leaf_as_the_canonical_json_of_its_export_line(ev
         expected_version=NO_STREAM,
         metadata={**META, "actor": '\\ "x"'},
     )
+    horizon_passed()
     recorder = recorder_for()
     horizon, _ = recorder.horizon()
     leaves = list(recorder.read_leaves(FeedKey(0, 0), horizon, 100))
