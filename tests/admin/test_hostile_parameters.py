@@ -15,6 +15,7 @@ from eventstore.models import Event
 from orders.history_builder import Shop
 from projections.models import Checkpoint
 from tests.projections.support import catch_up_all
+from tests.support import seal_everything
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +42,12 @@ LIST_PARAMETERS = {
     "orders/order": ("created_from", "created_to", "total_min", "total_max", "status", "customer"),
     "orders/product": ("stock", "discontinued__exact", "currency"),
 }
-PAGE_PARAMETERS = {"history": ("after_version", "limit"), "state": ("at", "version"), "create": ("customer",)}
+PAGE_PARAMETERS = {
+    "history": ("after_version", "limit"),
+    "state": ("at", "version"),
+    "create": ("customer",),
+    "consistency": ("first", "second"),
+}
 
 
 def parameters(url: str) -> tuple[str, ...]:
@@ -86,7 +92,14 @@ def shop_ids() -> dict[str, str]:
     catch_up_all()
     assert Checkpoint.objects.filter(name="orders").exists()
     event = Event.objects.order_by("position").first()
-    return {"order": str(order), "product": str(product), "customer": str(customer), "event": str(event.position)}
+    seal = seal_everything()
+    return {
+        "order": str(order),
+        "product": str(product),
+        "customer": str(customer),
+        "event": str(event.position),
+        "seal": str(seal.tree_size),
+    }
 
 
 @pytest.fixture
@@ -122,8 +135,12 @@ def test_a_moment_that_cannot_exist_is_named_on_the_time_travel_page(superuser, 
 
 
 def test_no_admin_page_answers_5xx_to_any_hostile_parameter(superuser, shop_ids):
+    urls = admin_urls(shop_ids)
+    assert (
+        f"/admin/eventstore/seal/{shop_ids['seal']}/change/" in urls and "/admin/eventstore/seal/consistency/" in urls
+    )
     failures = []
-    for url in admin_urls(shop_ids):
+    for url in urls:
         for name in parameters(url):
             for value in HOSTILE:
                 status = superuser.get(url, {name: value}).status_code
