@@ -22,6 +22,28 @@ from projections.worker_process import wait_until
 META = {"actor": "system", "source": "system", "correlation_id": "test-run"}
 
 
+# Values a person could type into any query parameter, for the tests that no page or
+# endpoint answers 5xx: impossible dates, years 1 and 9999 (with offsets that carry them
+# past what UTC can hold), huge and negative numbers, non-UUIDs and a 10 KB string.
+HOSTILE_VALUES = (
+    "2024-02-30T10:00:00",
+    "0001-01-01T00:00:00",
+    "0001-01-01T00:00",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "9999-12-31T23:59:59",
+    "0001-01-01",
+    "9999-12-31",
+    "99999999999999999999",
+    "-99999999999999999999",
+    "-1",
+    "1e400",
+    "NaN",
+    "not-a-uuid",
+    "x" * 10_240,
+)
+
+
 def new_event(event_type: str = "LineAdded", **data: Any) -> NewEvent:
     return NewEvent(event_type, data or {"sku": "SKU-1", "quantity": 1})
 
