@@ -87,6 +87,8 @@ def token_authenticate(secret: str) -> ApiToken | None:
     )
     if token is None:
         return None
-    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_EVERY)
-    ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=at)
+    if token.last_used_at is None or token.last_used_at <= at - LAST_USED_EVERY:
+        # Conditional, so concurrent requests of the same minute write once.
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_EVERY)
+        ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=at)
     return token

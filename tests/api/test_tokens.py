@@ -84,3 +84,10 @@ def test_the_last_use_is_written_at_most_once_a_minute(monkeypatch):
         assert get_events(secret).status_code == 200
         token.refresh_from_db()
         assert token.last_used_at == start + timedelta(seconds=expected), offset
+
+
+def test_a_request_within_the_minute_writes_nothing(django_assert_num_queries):
+    secret = token_issue(user=member_of(AUDITORS))[1]
+    tokens.token_authenticate(secret)
+    with django_assert_num_queries(1):
+        assert tokens.token_authenticate(secret) is not None
