@@ -9,6 +9,7 @@ command."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from projections.models import CustomerSummary, OrderSummary, ProductStock
@@ -63,6 +64,34 @@ class OrderNumberCounter(models.Model):
 
     class Meta:
         db_table = "chronicle_order_number_counter"
+
+
+class ApiToken(models.Model):
+    """A credential for ``Authorization: Token <secret>``; the secret itself is never stored
+    (``orders.tokens``)."""
+
+    # Whose requests these are: the token may do what the user may.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # What the owner calls it, e.g. "warehouse sync".
+    name = models.CharField(max_length=100, blank=True)
+    # The secret's first characters, to tell tokens apart in lists and logs.
+    prefix = models.CharField(max_length=12, db_index=True)
+    # SHA-256 (hex) of the secret: a lookup key, useless as a credential.
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    # After this the token is refused.
+    expires_at = models.DateTimeField()
+    # Last request it authenticated, written at most once a minute.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # When it was revoked; a revoked token is refused.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "chronicle_api_token"
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'unnamed'})"
 
 
 class Command(models.Model):

@@ -3,3 +3,4 @@ from the read models and changed only through commands, with each entity's histo
 time travel. Importing the package registers the admins (Django's autodiscovery does)."""
 
 from . import entities as entities
+from . import tokens as tokens

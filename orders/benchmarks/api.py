@@ -31,7 +31,6 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from eventstore.benchmark import BARRIER_TIMEOUT, log, sealed_log, workload
 from eventstore.models import Event, Leaf
@@ -40,6 +39,7 @@ from orders.context import CommandContext
 from orders.domain import Money
 from orders.domain import commands as c
 from orders.permissions import OPERATORS
+from orders.tokens import token_issue
 from projections.runner import catch_up
 
 CLIENTS: Final = 4
@@ -110,7 +110,7 @@ def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
 def _operator_token() -> str:
     user = User.objects.create_user(f"bench-{uuid4().hex[:8]}")
     user.groups.add(Group.objects.get(name=OPERATORS))
-    return Token.objects.create(user=user).key
+    return token_issue(user=user, name="benchmark")[1]
 
 
 def _new_product() -> UUID:

@@ -9,11 +9,11 @@ from uuid import uuid4
 import pytest
 import requests
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from eventstore import store
 from eventstore.models import Event
 from orders.permissions import OPERATORS
+from orders.tokens import token_issue
 from tests.factories import member_of, product
 from tests.support import META, new_event, run_threads
 
@@ -29,7 +29,7 @@ COMMANDS_EACH = 25
 
 
 def test_following_next_while_writers_commit_out_of_order_sees_every_event_once(live_server):
-    token = Token.objects.create(user=member_of(OPERATORS)).key
+    token = token_issue(user=member_of(OPERATORS))[1]
     products = [product() for _ in range(WRITERS)]
     late_started, writers_done = threading.Event(), threading.Event()
 

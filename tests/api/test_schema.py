@@ -9,7 +9,6 @@ import schemathesis
 from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -20,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+from orders.tokens import token_issue
 from tests.factories import member_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,7 +81,7 @@ def superuser_token(settings) -> dict[str, str]:
     user = member_of(None)
     user.is_superuser = True
     user.save()
-    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    return {"Authorization": f"Token {token_issue(user=user)[1]}"}
 
 
 # Loaded when the tests are collected (schemathesis' lazy loading from a fixture does not
