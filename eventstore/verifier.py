@@ -414,23 +414,7 @@ def consistency_proof(first: Sequence[bytes], first_size: int, later: Sequence[b
     def subtree(start: int, end: int) -> bytes:
         return known[start, end] if end <= first_size else merkle.root(later[start - first_size : end - first_size])
 
-    proof: list[bytes] = []
-    start, end, remaining = 0, first_size + len(later), first_size
-    first_root_known = True
-    while remaining < end - start:
-        middle = start + (1 << ((end - start - 1).bit_length() - 1))
-        if remaining <= middle - start:
-            proof.append(subtree(middle, end))
-            end = middle
-        else:
-            proof.append(subtree(start, middle))
-            remaining -= middle - start
-            start = middle
-            first_root_known = False
-    if not first_root_known:
-        proof.append(subtree(start, end))
-    proof.reverse()
-    return proof
+    return merkle.consistency_path(first_size, first_size + len(later), subtree)
 
 
 def _widths(size: int) -> list[int]:
