@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing as mp
-import os
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import Any
 from django.db import connections
 
 from . import store
+from .benchmark_writer import concurrent_writer
 from .records import NO_STREAM, NewEvent
 from .serialization import EventRegistry
 
@@ -138,27 +138,9 @@ def append_batch(state: dict[str, Any]) -> float:
     return 5_000 / (perf_counter() - started)
 
 
-def _concurrent_writer(db_name: str, offset: int, start: Any, done: Any) -> None:
-    """One writer process: its own interpreter, Django and connection (never a forked pool)."""
-    try:
-        import django
-
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        django.setup()
-        connections["default"].settings_dict["NAME"] = db_name
-        for event in events(10, 10**7 + offset):
-            store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
-        batch = events(500, offset)
-        start.wait(BARRIER_TIMEOUT)
-        for event in batch:
-            store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
-        done.wait(BARRIER_TIMEOUT)
-    except BaseException:
-        start.abort()
-        done.abort()
-        raise
-    finally:
-        connections.close_all()
+def _database_settings() -> dict[str, Any]:
+    """What a process of the benchmark's own needs to reach the benchmark's database as its role."""
+    return {key: connections["default"].settings_dict[key] for key in ("NAME", "USER", "PASSWORD")}
 
 
 @workload("append_concurrent_eps")
@@ -167,9 +149,9 @@ def append_concurrent(state: dict[str, Any]) -> float:
     writers = 4
     context = mp.get_context("spawn")
     start, done = context.Barrier(writers + 1), context.Barrier(writers + 1)
-    db_name = connections["default"].settings_dict["NAME"]
+    database = _database_settings()
     processes = [
-        context.Process(target=_concurrent_writer, args=(db_name, i * 500, start, done)) for i in range(writers)
+        context.Process(target=concurrent_writer, args=(database, i * 500, start, done)) for i in range(writers)
     ]
     for process in processes:
         process.start()
@@ -361,7 +343,7 @@ def append_one_while_sealing(state: dict[str, Any]) -> float:
     own, as a Celery worker is: a thread would measure the appender waiting for the GIL."""
     import subprocess
 
-    database = {key: connections["default"].settings_dict[key] for key in ("NAME", "USER", "PASSWORD")}
+    database = _database_settings()
     sealer = subprocess.Popen([sys.executable, "-c", _SEALER, json.dumps(database)], stdin=subprocess.PIPE)
     try:
         return append_one(state)

@@ -32,3 +32,10 @@ def test_an_unknown_workload_is_refused_with_the_valid_names():
     result = run("--only", "warp_speed")
     assert result.returncode != 0
     assert "unknown workload warp_speed; choose from append_one_eps" in result.stderr
+
+
+def test_the_concurrent_writers_run_in_processes_of_their_own():
+    """Each writer is a spawned interpreter that must set Django up before the store loads."""
+    result = run("--json", "--runs", "1", "--only", "append_concurrent_eps")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["append_concurrent_eps"] > 0
