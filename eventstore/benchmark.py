@@ -151,7 +151,11 @@ def append_concurrent(state: dict[str, Any]) -> float:
     start, done = context.Barrier(writers + 1), context.Barrier(writers + 1)
     database = _database_settings()
     processes = [
-        context.Process(target=concurrent_writer, args=(database, i * 500, start, done)) for i in range(writers)
+        context.Process(
+            target=concurrent_writer,
+            args=(database, events(10, 10**7 + i * 500), events(500, i * 500), META, start, done, BARRIER_TIMEOUT),
+        )
+        for i in range(writers)
     ]
     for process in processes:
         process.start()

@@ -12,9 +12,18 @@ import uuid
 from typing import Any
 
 
-def concurrent_writer(database: dict[str, Any], offset: int, start: Any, done: Any) -> None:
+def concurrent_writer(
+    database: dict[str, Any],
+    warm_up: list[Any],
+    batch: list[Any],
+    metadata: dict[str, str],
+    start: Any,
+    done: Any,
+    timeout: float,
+) -> None:
     """One writer process: its own interpreter, Django and connection (never a forked pool),
-    to the benchmark's database as the benchmark's own role (``database``: NAME, USER, PASSWORD)."""
+    to the benchmark's database as the benchmark's own role (``database``: NAME, USER, PASSWORD).
+    It appends ``warm_up`` untimed, then ``batch`` between the two barriers, an event a stream."""
     try:
         import django
 
@@ -23,18 +32,16 @@ def concurrent_writer(database: dict[str, Any], offset: int, start: Any, done: A
         from django.db import connections
 
         from . import store
-        from .benchmark import BARRIER_TIMEOUT, META, events
         from .records import NO_STREAM
 
         connections["default"].settings_dict.update(database)
         try:
-            for event in events(10, 10**7 + offset):
-                store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
-            batch = events(500, offset)
-            start.wait(BARRIER_TIMEOUT)
+            for event in warm_up:
+                store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=metadata)
+            start.wait(timeout)
             for event in batch:
-                store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=META)
-            done.wait(BARRIER_TIMEOUT)
+                store.append("order", uuid.uuid4(), [event], expected_version=NO_STREAM, metadata=metadata)
+            done.wait(timeout)
         finally:
             connections.close_all()
     except BaseException:
