@@ -8,7 +8,8 @@ rather than a process (feed head, subscriber lag and failures) are read from the
 scrape time by a collector, so every process reports the same truth.
 
 The endpoint answers only a request bearing ``Authorization: Bearer $METRICS_TOKEN``, or,
-without a token configured, one from an address in ``METRICS_ALLOWED_IPS``.
+without a token configured (development only: production refuses to start without one),
+one from an address in ``METRICS_ALLOWED_IPS``.
 """
 
 from __future__ import annotations

@@ -371,6 +371,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["orders.api.permissions.DocsAccess"],
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------
@@ -404,9 +405,18 @@ HEALTH_COMPONENTS = ["eventstore.privileges.health", "projections.health.subscri
 METRICS_SOURCES = ["projections.health.metrics"]
 # A subscriber this far behind is reported "degraded" by /readyz.
 PROJECTIONS_DEGRADED_LAG_SECONDS = env_int("PROJECTIONS_DEGRADED_LAG_SECONDS", 60)
-# /metrics answers requests bearing this token, or (without one) from these addresses.
+# /metrics answers requests bearing this token, or (without one, in development only) from
+# these addresses. Production needs the token: behind a reverse proxy on the same host every
+# client's address is 127.0.0.1, so an allow-list would let anyone through.
 METRICS_TOKEN = env("METRICS_TOKEN")
+if PRODUCTION and not METRICS_TOKEN:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be set when DJANGO_ENV=production (/metrics answers only its bearer)"
+    )
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+# The OpenAPI schema and its interactive docs: public in development; in production only for
+# a signed-in user (an API token or a staff session) unless API_DOCS_PUBLIC=1.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not PRODUCTION)
 
 # --- Security (production) --------------------------------------------------------------
 

@@ -19,6 +19,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "shop.example",
     "DATABASE_URL": "postgres://chronicle@db.internal:5432/chronicle",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "METRICS_TOKEN": "a-metrics-token-for-the-scraper-only",
 }
 
 
@@ -53,7 +54,9 @@ def test_the_configured_database_is_tuned_for_concurrent_writers():
             assert connection.pool is not None
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "EVENT_SIGNING_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "EVENT_SIGNING_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "METRICS_TOKEN"]
+)
 def test_production_refuses_to_start_without_its_secrets(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", **env)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
@@ -30,3 +31,14 @@ class ChronicleAccess(BasePermission):
             return may_read_history(user)
         self.message = f"You may not issue {command.__name__}."
         return may_issue(user, command)
+
+
+class DocsAccess(BasePermission):
+    """The OpenAPI schema and docs: anyone while ``API_DOCS_PUBLIC`` (development's default),
+    else a signed-in user (an API token or a staff session)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if settings.API_DOCS_PUBLIC:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated)

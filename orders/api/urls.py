@@ -4,12 +4,12 @@ for every other path."""
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.domain import Customer, Order, Product
 
 from .views import customers, events, log, orders, products
 from .views.base import CommandApi, NoSuchPathApi
+from .views.docs import DocsPage, SchemaApi
 
 app_name = "api"
 
@@ -78,7 +78,7 @@ v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("v1/", include(v1)),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    path("docs/", DocsPage.as_view(url_name="api:schema"), name="docs"),
     re_path(r"", NoSuchPathApi.as_view()),
 ]
