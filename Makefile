@@ -22,7 +22,7 @@ migrate: install
 ## Install, migrate, load demo data, print an admin login, serve on 127.0.0.1:8000.
 run: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
-	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py ensure_admin --reset-password
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Install and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).

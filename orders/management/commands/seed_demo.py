@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from orders import demo
+from orders.management.production import refuse_in_production
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--seed", type=int, default=42, help="random seed (the same seed, the same shop)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when demo data exists already")
+        parser.add_argument("--force", action="store_true", help="run even when DJANGO_ENV=production")
 
     def handle(
         self,
@@ -30,8 +32,10 @@ class Command(BaseCommand):
         days: int,
         seed: int,
         if_empty: bool,
+        force: bool,
         **options: Any,
     ) -> None:
+        refuse_in_production("seed_demo", "would write demo customers, products and orders", force=force)
         for name, value in (
             ("--customers", customers),
             ("--products", products),
