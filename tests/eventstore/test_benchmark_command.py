@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,6 +29,8 @@ def test_prints_the_medians_as_json_on_its_last_line():
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["load_aggregate_1000_ms"] > figures["load_aggregate_1000_snapshot_ms"] > 0
     assert figures["runs"] == 1 and "engine" in figures
+    eager = settings.CELERY_TASK_ALWAYS_EAGER
+    assert figures["tasks"] == ("eager (no broker)" if eager else "broker redis")
 
 
 def test_an_unknown_workload_is_refused_with_the_valid_names():
@@ -34,6 +39,7 @@ def test_an_unknown_workload_is_refused_with_the_valid_names():
     assert "unknown workload warp_speed; choose from append_one_eps" in result.stderr
 
 
+@pytest.mark.postgres(reason="SQLite serialises the writers on one file; the workload is PostgreSQL's")
 def test_the_concurrent_writers_run_in_processes_of_their_own():
     """Each writer is a spawned interpreter that must set Django up before the store loads."""
     result = run("--json", "--runs", "1", "--only", "append_concurrent_eps")

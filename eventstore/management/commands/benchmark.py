@@ -67,11 +67,14 @@ class Command(BaseCommand):
         connection.settings_dict["TEST"] = {**connection.settings_dict.get("TEST", {}), "NAME": bench_name}
         log(f"creating {bench_name} on {connection.vendor}")
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        results: dict[str, Any] = {"engine": _engine(connection)}
+        results: dict[str, Any] = {"engine": _engine(connection), "tasks": _tasks_mode()}
         try:
             state: dict[str, Any] = {}
-            # The store's workloads measure the store alone: no sealing after each commit.
-            with override_settings(SEAL_AFTER_COMMIT=False):
+            # The workloads measure what they name alone, with a broker or without: no sealing
+            # and no projection wake-up after each commit (without a broker a wake-up would run
+            # the projections inside the append). A workload that wants wake-ups (the lag) turns
+            # them on for itself.
+            with override_settings(SEAL_AFTER_COMMIT=False, PROJECTIONS_WAKE_ON_COMMIT=False):
                 rounds = [selected] * runs if interleave else [[name] * runs for name in selected]
                 values: dict[str, list[float]] = {}
                 for names in rounds:
@@ -101,6 +104,14 @@ def _engine(connection: Any) -> str:
             return f"PostgreSQL {cursor.fetchone()[0]}"
         cursor.execute("SELECT sqlite_version()")
         return f"SQLite {cursor.fetchone()[0]}"
+
+
+def _tasks_mode() -> str:
+    """How Celery tasks run here: the lag workload needs a broker; the rest measure the same
+    either way."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (no broker)"
+    return f"broker {settings.CELERY_BROKER_URL.split('://', 1)[0]}"
 
 
 def _json_line(results: dict[str, Any]) -> str:
