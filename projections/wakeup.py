@@ -6,9 +6,10 @@ asks for one wake-up per transaction, run by ``transaction.on_commit`` (like Cel
 that rolls back, and the workers read the feed only once the events are committed.
 
 The commit only raises a flag; a thread of the process's own publishes, so no command waits
-for the broker. It gathers the flags raised within PUBLISH_DEBOUNCE_SECONDS into one
-publication: a gate check on every commit cost a one-event append a third of its time
-here. A flag still raised when the process exits is published then.
+for the broker. It publishes the first flag at once and gathers the flags raised within the
+next PUBLISH_DEBOUNCE_SECONDS into one publication after them: a gate check on every commit
+cost a one-event append a third of its time here, and waiting out the window before the
+first publication cost every lone command's read models that long. A flag still raised when the process exits is published then.
 
 Bursts are deduplicated across all processes by a Redis gate: a commit publishes only if it
 can ``SET <gate> NX PX``; the wake task deletes the gate as it starts, before it reads the
@@ -108,12 +109,15 @@ class _Publisher:
                 self._pid = os.getpid()
 
     def _run(self, wanted: threading.Event) -> None:
+        # Leading edge: the first commit after a quiet spell is published at once (a lone
+        # command's events reach the read models without waiting out the window); the commits
+        # of the next PUBLISH_DEBOUNCE_SECONDS gather into one publication after it.
         while True:
             wanted.wait()
-            time.sleep(PUBLISH_DEBOUNCE_SECONDS)  # let a burst of commits gather first
             wanted.clear()
             with bound(correlation_id=self._correlation_id):
                 publish_wake()
+            time.sleep(PUBLISH_DEBOUNCE_SECONDS)
 
 
 _publisher = _Publisher()

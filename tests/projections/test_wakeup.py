@@ -99,3 +99,22 @@ def test_a_burst_of_commits_leaves_one_wake_up_waiting_in_the_queue(settings, qu
     wait_until(lambda: broker.llen(queue) == 2, what="a second wake-up")
     wakeup.publish_wake()  # as the publisher does for each commit: the gate is closed
     assert broker.llen(queue) == 2
+
+
+def test_a_lone_commit_is_published_at_once_and_a_burst_after_it_once_more(monkeypatch):
+    """The publisher's window gathers the commits that follow a publication; it never makes
+    the first one wait."""
+    import threading
+
+    published = threading.Semaphore(0)
+    monkeypatch.setattr(wakeup, "publish_wake", published.release)
+    monkeypatch.setattr(wakeup, "PUBLISH_DEBOUNCE_SECONDS", 1.0)
+    publisher = wakeup._Publisher()
+
+    publisher.request()
+    assert published.acquire(timeout=0.5), "the first commit waited for the window"
+    for _ in range(50):
+        publisher.request()
+    assert not published.acquire(timeout=0.3), "a commit inside the window was published alone"
+    assert published.acquire(timeout=2.0), "the burst was never published"
+    assert not published.acquire(timeout=1.5), "the burst was published more than once"
