@@ -139,6 +139,9 @@ class Pair:
 
 @dataclass
 class Stack:
+    """The web's base URL, a superuser's API token and admin password, and superuser
+    sessions on the primary and on the replica."""
+
     web: str
     token: str
     admin_password: str
@@ -330,6 +333,8 @@ def replica_lagging(stack: Stack) -> Iterator[None]:
 def test_commands_write_to_the_primary_and_queries_read_the_replica(stack):
     assert stack.replica.execute("SELECT pg_is_in_recovery()").fetchone()[0]
     assert stack.primary.execute("SELECT state FROM pg_stat_replication").fetchall() == [("streaming",)]
+    ready = requests.get(f"{stack.web}/readyz", timeout=30).json()
+    assert (ready["status"], ready["log_privileges"]) == ("ok", "insert-only")  # the web is the app role
     pid, _, created = create_product(stack, "1.50")
 
     with replica_lagging(stack):
