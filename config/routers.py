@@ -3,7 +3,9 @@ requests read come from the replica, while every write, every read of the event 
 the write side, and everything workers do (the projections' own checkpoints above all) stays
 on the primary. Read-your-writes still holds: the read-your-writes wait checks the replica's
 own copy of the projection checkpoints, so a page or ``?min_position=`` waits until the
-replica has caught up with the write, not just the primary."""
+replica has caught up with the write, not just the primary. And a staff member's session reads
+the primary after a command until the replica shows it (``freshness.remember_write``), so a
+lagging replica never makes their own change seem undone."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from projections import freshness
+
 # The read side's tables: only models stored in them (the back office's proxies included,
 # whatever app declares them) are read from the replica; the write side's never are.
 REPLICATED_APP = "projections"
@@ -21,7 +25,9 @@ _replica_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar("replica
 
 
 class ReplicaReadsMiddleware:
-    """Only GET and HEAD requests, which change nothing, may read from the replica."""
+    """Only GET and HEAD requests, which change nothing, may read from the replica, and
+    only once it shows the last command of the request's session. Runs after the
+    session middleware."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -29,9 +35,19 @@ class ReplicaReadsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = _replica_allowed.set(request.method in ("GET", "HEAD"))
         try:
+            if _replica_allowed.get() and not _replica_shows_session_writes(request):
+                _replica_allowed.set(False)
             return self.get_response(request)
         finally:
             _replica_allowed.reset(token)
+
+
+def _replica_shows_session_writes(request: HttpRequest) -> bool:
+    """Asked of the replica itself: the caller has just allowed this request to read it."""
+    session = getattr(request, "session", None)
+    if session is None or "replica" not in settings.DATABASES:
+        return True
+    return freshness.shows_last_write(session)
 
 
 def is_read_model(model: type) -> bool:

@@ -10,12 +10,19 @@ What a projection *reflects*, as one position (the API's ``X-Chronicle-Position`
 the highest P such that it has handled every committed event at or below P: not the
 position of the last event it handled, which on PostgreSQL can be above an event it has
 still to take (``eventstore.store.covered_position``).
+
+With a read replica a staff member's session also remembers its last command
+(``remember_write``): until the replica shows it, the session's pages read the primary
+(``config.routers``), so what a command did never seems undone by a lagging replica.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any
+
+from django.conf import settings
 
 from eventstore import cursor as feed_cursor
 from eventstore import store
@@ -25,6 +32,8 @@ from eventstore.exceptions import CursorExpired, InvalidCursor
 from .models import Checkpoint
 
 POLL_SECONDS = 0.02
+# Where a session keeps its last command: {"names": projections, "position": P}.
+LAST_WRITE = "chronicle_last_write"
 
 
 def feed_key_of(position: int) -> FeedKey | None:
@@ -96,3 +105,29 @@ def _cursor_keys(names: list[str] | tuple[str, ...]) -> dict[str, FeedKey]:
         except (InvalidCursor, CursorExpired):
             keys[name] = START
     return keys
+
+
+def remember_write(session: MutableMapping[str, Any], names: Iterable[str], position: int) -> None:
+    """Keep in the session that its reads wait for ``position`` in the named projections
+    (and those of its earlier commands not yet shown). Only a replica can lag behind what
+    the session has seen, so without one nothing is kept."""
+    if "replica" not in settings.DATABASES:
+        return
+    earlier = session.get(LAST_WRITE) or {"names": [], "position": 0}
+    session[LAST_WRITE] = {
+        "names": sorted({*earlier["names"], *names}),
+        "position": max(position, earlier["position"]),
+    }
+
+
+def shows_last_write(session: MutableMapping[str, Any]) -> bool:
+    """Whether the read models, where this request reads them, show the session's last
+    command (true if it has none); once they do it is forgotten, so the check costs a
+    session only while it is pending."""
+    write = session.get(LAST_WRITE)
+    if write is None:
+        return True
+    if not reached(write["names"], write["position"]):
+        return False
+    del session[LAST_WRITE]
+    return True

@@ -150,6 +150,62 @@ def test_the_replica_serves_read_models_by_their_table_never_the_write_side_s(mo
     }
 
 
+@pytest.fixture
+def mirrored_replica(monkeypatch):
+    """A ``replica`` alias that is the default connection, as the test runner's mirror makes it."""
+    from django.db import connections
+
+    monkeypatch.setitem(settings.DATABASES, "replica", settings.DATABASES["default"])
+    connections["replica"] = connections["default"]
+    yield
+    del connections["replica"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_reads_the_primary_after_its_command_until_the_replica_shows_it(mirrored_replica):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.routers import ReadReplicaRouter, ReplicaReadsMiddleware
+    from orders.domain import commands as c
+    from projections import freshness
+    from projections.models import ProductStock
+    from tests.factories import product, run
+    from tests.projections.support import settle
+
+    pid = product()
+    settle()
+    position = run(c.ReceiveStock(pid, 4)).position
+    session: dict = {}
+    freshness.remember_write(session, ["stock"], position)
+    read_from = []
+
+    def view(request):
+        read_from.append(ReadReplicaRouter().db_for_read(ProductStock))
+        return HttpResponse()
+
+    def get() -> None:
+        request = RequestFactory().get("/")
+        request.session = session
+        ReplicaReadsMiddleware(view)(request)
+
+    get()
+    assert read_from == [None] and freshness.LAST_WRITE in session  # the replica lacks it: the primary
+    settle()
+    get()
+    get()
+    assert read_from == [None, "replica", "replica"]
+    assert freshness.LAST_WRITE not in session  # shown once: forgotten
+
+
+def test_without_a_replica_a_session_keeps_no_last_write():
+    from projections import freshness
+
+    session: dict = {}
+    freshness.remember_write(session, ["stock"], 7)
+    assert session == {}
+
+
 def python(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {*PRODUCTION, "DEBUG", "DATABASE_OWNER_URL"}}
     return subprocess.run(

@@ -7,7 +7,8 @@ commands its status offers (to those who may issue them), and links to its histo
 Each command is a small view of its own (``<id>/<command>/``, or
 ``<command>/`` for creating ones) with a form that pins the version the staff member saw
 and carries a one-time idempotency key; after it runs, the entity page waits briefly for
-the projection to show the change (read-your-writes).
+the projection to show the change (read-your-writes), and with a read replica the staff
+member's session reads the primary until the replica shows it (``freshness.remember_write``).
 """
 
 from __future__ import annotations
@@ -291,6 +292,8 @@ class EntityAdmin(ReadOnlyAdmin):
                     again.add_error(name, message)
             return again, row
         messages.success(request, f"{action.label}: done. The {self.kind} is now at version {result.version}.")
+        if result.position:
+            freshness.remember_write(request.session, self.projections, result.position)
         url = self.entity_url(result.id)
         return HttpResponseRedirect(f"{url}?after={result.position}" if result.position else url)
 
