@@ -17,6 +17,10 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), so a
+# second gunicorn on the host (another site, the load test) would take it over; nothing here
+# uses it.
+control_socket_disable = True
 
 
 def on_starting(server):
