@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventstore.context import current_correlation_id
-from eventstore.records import SOURCES
+from eventstore.records import SOURCES, utcnow
+
+_business_time: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("business_time", default=None)
 
 
 @dataclass(frozen=True)
@@ -48,3 +54,23 @@ class CommandContext:
     @property
     def is_system(self) -> bool:
         return self.user is None
+
+
+@contextmanager
+def business_time(at: dt.datetime) -> Iterator[None]:
+    """Within the block, a command that names no business time of its own takes ``at``.
+
+    For writing a past day in one go (the demo data): the processes reacting to its commands
+    (fulfilment confirming an order) then act at that day's time too, not at the moment the
+    data is written, so an order is not paid before it is confirmed. Requests never set it:
+    live, a reaction happens when it happens."""
+    token = _business_time.set(at)
+    try:
+        yield
+    finally:
+        _business_time.reset(token)
+
+
+def business_now() -> dt.datetime:
+    """The business time of a command that names none: now, unless ``business_time`` is in effect."""
+    return _business_time.get() or utcnow()

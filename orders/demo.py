@@ -4,8 +4,11 @@ Customers with addresses, a catalogue with stock (some of it scarce, one product
 discontinued), and orders spread over the last days in every status a shop sees at rest:
 drafts, confirmed, paid, shipped, delivered, cancelled (refunded when paid) and rejected
 for want of stock. Business time (``occurred_at``) is set in the past, so the analytics
-and time travel have a history to show. Orders are confirmed or rejected by the real
-fulfilment process, run synchronously after each placement.
+and time travel have a history to show, and follows each order's life in order: created,
+placed, confirmed, paid, shipped, delivered (never in the future). Orders are confirmed or
+rejected by the real fulfilment process, run synchronously after each placement at the
+business time of the step that woke it (``business_time``), so its reactions fall between
+that step and the next.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from django.test.utils import override_settings
 from projections.runner import catch_up
 
 from . import bus, repository
-from .context import CommandContext
+from .context import CommandContext, business_time
 from .domain import Address, DomainError, Money, Order, OrderStatus, Product
 from .domain import commands as c
 from .models import UniqueClaim
@@ -95,6 +98,8 @@ CATALOGUE: Final = (
 )
 # What happens to an order after it is drafted, with how often.
 FATES: Final = {"draft": 6, "confirmed": 10, "paid": 14, "shipped": 18, "delivered": 40, "cancelled": 8, "refunded": 4}
+# Longest wait for the feed to hand the fulfilment process what was just written.
+FULFIL_PATIENCE_SECONDS: Final = 10.0
 
 
 @dataclass
@@ -163,7 +168,7 @@ class DemoShop:
         if fate == "draft" or not repository.load(Order, order_id).lines:
             return
         self.send(c.PlaceOrder(order_id), placed_at)
-        fulfil()
+        self.fulfil(placed_at + dt.timedelta(minutes=1))
         order = repository.load(Order, order_id)
         if order.status != OrderStatus.CONFIRMED:
             return  # rejected: not enough stock
@@ -172,7 +177,7 @@ class DemoShop:
     def follow(self, order_id: UUID, order: Order, fate: str, placed_at: dt.datetime) -> None:
         if fate == "cancelled":
             self.send(c.CancelOrder(order_id, "The customer changed their mind."), placed_at + dt.timedelta(hours=2))
-            fulfil()
+            self.fulfil(placed_at + dt.timedelta(hours=2))
             return
         if fate == "confirmed":
             return
@@ -182,7 +187,7 @@ class DemoShop:
         )
         if fate == "refunded":
             self.send(c.CancelOrder(order_id, "Out of the delivery area."), placed_at + dt.timedelta(hours=6))
-            fulfil()  # refunds what was paid and releases the stock
+            self.fulfil(placed_at + dt.timedelta(hours=6))  # refunds what was paid and releases the stock
             return
         if fate == "paid":
             return
@@ -190,21 +195,24 @@ class DemoShop:
             c.ShipOrder(order_id, self.rng.choice(["PostNL", "DHL", "DPD"]), f"3S{self.rng.randint(10**9, 10**10)}"),
             placed_at + dt.timedelta(days=1),
         )
-        fulfil()  # commits the reservations
+        self.fulfil(placed_at + dt.timedelta(days=1))  # commits the reservations
         if fate == "delivered":
             self.send(c.DeliverOrder(order_id), placed_at + dt.timedelta(days=3))
 
-    def restock(self) -> None:
-        """Top up what ran low, as the warehouse would."""
+    def restock(self, at: dt.datetime) -> None:
+        """Top up what ran low by ``at``, as the warehouse would."""
         for product_id in self.products:
             product = repository.load(Product, product_id)
             if not product.discontinued and product.available < 10 and self.rng.random() < 0.5:
-                self.send(c.ReceiveStock(product_id, 50), self.now - dt.timedelta(days=self.rng.randint(0, self.days)))
+                self.send(c.ReceiveStock(product_id, 50), at)
 
-
-def fulfil() -> None:
-    """Run the fulfilment process now (demo data is written in one go, without workers)."""
-    catch_up(["fulfilment"])
+    def fulfil(self, at: dt.datetime) -> None:
+        """Run the fulfilment process now (demo data is written in one go, without workers),
+        its reactions dated ``at`` as they would have been then. Events the feed still holds
+        back (another transaction on the server is open) are waited for: a reaction left to
+        a later call would take that call's time."""
+        with business_time(min(at, self.now)):
+            catch_up(["fulfilment"], patience=FULFIL_PATIENCE_SECONDS)
 
 
 def already_seeded() -> bool:
@@ -235,7 +243,7 @@ def seed(
         for done, moment in enumerate(moments, start=1):
             shop.order(moment)
             if done % 25 == 0:
-                shop.restock()
+                shop.restock(moment)
                 progress(f"{done}/{orders} orders")
         if shop.products:
             shop.send(c.DiscontinueProduct(shop.products[-1]), now - dt.timedelta(days=1))

@@ -57,7 +57,14 @@ class Change:
 @dataclass(frozen=True)
 class HistoryEntry:
     event: RecordedEvent
-    changes: list[Change]
+    # The entity's state before the event ({} before its first) and after it, so a page can
+    # show each change with what surrounds it (``history_labels`` needs the currency).
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @property
+    def changes(self) -> list[Change]:
+        return diff(self.before, self.after)
 
 
 def _aggregate_type(kind: str) -> type[Aggregate]:
@@ -104,7 +111,7 @@ def history(kind: str, stream_id: UUID, *, after_version: int = 0, limit: int = 
     for event in events:
         before = aggregate.state_dict() if aggregate.exists else {}
         aggregate.apply(registry.decode(event.event_type, event.data))
-        entries.append(HistoryEntry(event, diff(before, aggregate.state_dict())))
+        entries.append(HistoryEntry(event, before, aggregate.state_dict()))
     return entries
 
 

@@ -18,10 +18,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from eventstore import store
-from eventstore.records import NewEvent, RecordedEvent, utcnow
+from eventstore.records import NewEvent, RecordedEvent
 from eventstore.serialization import registry
 
-from .context import CommandContext
+from .context import CommandContext, business_now
 from .domain import Snapshot
 from .domain.aggregate import Aggregate
 from .errors import NotFound, VersionConflict
@@ -70,7 +70,7 @@ class UnitOfWork:
     def __init__(self, context: CommandContext, command_id: UUID, occurred_at: dt.datetime | None) -> None:
         self.context = context
         self.command_id = command_id
-        self.occurred_at = occurred_at or utcnow()
+        self.occurred_at = occurred_at or business_now()
         self.appended: list[RecordedEvent] = []
 
     def load(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
 from django.conf import settings
@@ -41,7 +41,7 @@ from eventstore.records import MAX_VERSION
 from projections import freshness
 from projections.models import CustomerValue, OrderSummary
 
-from .. import bus, domain, history
+from .. import bus, domain, history, history_labels
 from ..context import CommandContext
 from ..domain import DomainError, OrderStatus
 from ..errors import CommandRefused, NotFound, VersionConflict
@@ -52,6 +52,9 @@ from ..templatetags.backoffice import money
 from . import actions as commands
 from .actions import Action
 from .forms import CommandForm, fresh_key
+
+# How the pages of an entity's past are titled, by page, given "order CH-000042".
+PAGE_TITLES: Final = {"History": "History of {}", "Time travel": "Time travel: {}"}
 
 # --- List filters -----------------------------------------------------------------------------
 
@@ -334,13 +337,18 @@ class EntityAdmin(ReadOnlyAdmin):
     def page_url(self, page: str, id: Any) -> str:
         return reverse(f"admin:{self.url_name(page)}", args=[id])
 
-    def _stream_context(self, request: HttpRequest, stream_id: UUID, title: str) -> dict[str, Any]:
-        if not self.admin_site.get_model_admin(Event).has_view_permission(request):
-            raise PermissionDenied  # the event log's own rule: a history is read from it
+    def _stream_context(
+        self, request: HttpRequest, stream_id: UUID, page: str, state: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """What a history or time-travel ``page`` ("History") shows around the entity,
+        titled by its name as of ``state`` (its id only when there is none)."""
+        subject = history_labels.subject(self.kind, stream_id, state)
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": title,
+            "title": PAGE_TITLES[page].format(subject),
+            "page": page,
+            "entity_name": history_labels.name(self.kind, state),
             "kind": self.kind,
             "stream_id": stream_id,
             "history_url": self.page_url("history", stream_id),
@@ -350,6 +358,11 @@ class EntityAdmin(ReadOnlyAdmin):
             "events_url": reverse("admin:eventstore_event_changelist"),
         }
 
+    def _check_log_permission(self, request: HttpRequest) -> None:
+        """The event log's own rule: a history or past state is read from it."""
+        if not self.admin_site.get_model_admin(Event).has_view_permission(request):
+            raise PermissionDenied
+
     def history_view(self, request: HttpRequest, object_id: Any, extra_context: Any = None) -> HttpResponse:
         """The entity's events, a page at a time, each with its payload and what it changed
         (in place of the admin's own history, which has no edits to show)."""
@@ -358,19 +371,22 @@ class EntityAdmin(ReadOnlyAdmin):
             stream_id = UUID(str(object_id))
         except ValueError:
             raise Http404(f"No {kind} with id {object_id!r}.") from None
-        context = self._stream_context(request, stream_id, f"History of {kind} {stream_id}")
+        self._check_log_permission(request)
         after = _int(request.GET.get("after_version"), 0)
         limit = min(_int(request.GET.get("limit"), 50), 200)
         try:
-            current = history.current_version(kind, stream_id)
+            now = history.state_at(kind, stream_id)
             entries = history.history(kind, stream_id, after_version=after, limit=limit)
         except NotFound as exc:
-            return self._not_found(request, context, exc)
+            return self._not_found(request, self._stream_context(request, stream_id, "History", None), exc)
+        context = self._stream_context(request, stream_id, "History", now.state)
+        numbers = history_labels.order_numbers(state for entry in entries for state in (entry.before, entry.after))
         context.update(
             entries=entries,
-            current_version=current,
+            rows=[(entry, history_labels.changes(entry.before, entry.after, numbers)) for entry in entries],
+            current_version=now.version,
             previous_after=max(after - limit, 0) if after else None,
-            next_after=entries[-1].event.version if entries and entries[-1].event.version < current else None,
+            next_after=entries[-1].event.version if entries and entries[-1].event.version < now.version else None,
             limit=limit,
         )
         return TemplateResponse(request, "admin/chronicle/history.html", context)
@@ -378,24 +394,29 @@ class EntityAdmin(ReadOnlyAdmin):
     def state_view(self, request: HttpRequest, object_id: UUID) -> HttpResponse:
         """The entity as of a version or a moment, and how it differs from now."""
         kind, stream_id = self.kind, object_id
-        context = self._stream_context(request, stream_id, f"Time travel: {kind} {stream_id}")
+        self._check_log_permission(request)
         at_text = request.GET.get("at", "").strip()
         at = parse_moment(at_text) if at_text else None
         try:
             now = history.state_at(kind, stream_id)
-            version = _int(request.GET.get("version"), now.version)
+        except NotFound as exc:
+            return self._not_found(request, self._stream_context(request, stream_id, "Time travel", None), exc)
+        context = self._stream_context(request, stream_id, "Time travel", now.state)
+        version = _int(request.GET.get("version"), now.version)
+        try:
             then = (
                 history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
             )
         except CommandRefused as exc:
             return self._not_found(request, context, exc)
+        numbers = history_labels.order_numbers([then.state, now.state])
         context.update(
             now=now,
             then=then,
             at=at_text,
             bad_moment=bool(at_text) and at is None,
-            changes_since=history.diff(then.state, now.state),
-            state_fields=history.fields(then.state),
+            changes_since=history_labels.changes(then.state, now.state, numbers),
+            state_fields=history_labels.fields(then.state, numbers),
             state_json=json.dumps(then.state, indent=2, ensure_ascii=False),
         )
         return TemplateResponse(request, "admin/chronicle/state.html", context)

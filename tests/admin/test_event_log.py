@@ -129,9 +129,9 @@ def test_time_travel_by_version_and_by_moment(auditor_client):
 
     first = auditor_client.get(url, {"version": 1})
     assert "As of version 1" in body(first) and "&quot;on_hand&quot;: 0" in body(first)
-    assert [(ch.path, ch.before, ch.after) for ch in first.context["changes_since"]] == [
-        ("available", 0, 12),
-        ("on_hand", 0, 12),
+    assert [(ch.label, ch.before, ch.after) for ch in first.context["changes_since"]] == [
+        ("On hand", "0", "12"),
+        ("Available", "0", "12"),
     ]
 
     then = auditor_client.get(url, {"at": moment.isoformat()})

@@ -134,21 +134,51 @@ class AdminPages(BrowserSession):
         page.fill("#searchbar", str(stream_id))
         page.press("#searchbar", "Enter")
         page.locator("#result_list td.field-stream a").first.click()
-        return self._history(f"order {stream_id}")
+        return self._history()
 
     @in_browser
     def open_entity_history(self) -> list[str]:
         """From the back office's entity page shown, its History; returns the event types
         of its versions, oldest first."""
-        kind, stream_id = self._entity()
         self.page.locator(".object-tools").get_by_role("link", name="History", exact=True).click()
-        return self._history(f"{kind} {stream_id}")
+        return self._history()
 
-    def _history(self, subject: str) -> list[str]:
+    def _history(self) -> list[str]:
         page = self.page
-        expect(page.locator("h1")).to_contain_text(f"History of {subject}")
+        expect(page.locator("h1")).to_contain_text("History of ")
         self.screenshot("history")
         return page.locator(".chronicle-timeline summary strong").all_inner_texts()
+
+    @in_browser
+    def changes_at(self, version: int) -> dict[str, tuple[str, str]]:
+        """On the history shown, the entry of ``version`` opened (kept as a screenshot);
+        returns what it changed, label to (before, after)."""
+        entry = self.page.locator(f"#v{version} details")
+        entry.locator("summary").click()
+        table = entry.locator("table.chronicle-changes")
+        expect(table).to_be_visible()
+        self.screenshot(f"history-v{version}")
+        changes = {}
+        for row in table.locator("tbody tr").all():
+            before, after = row.locator("td").all_inner_texts()
+            changes[row.locator("th").inner_text()] = (before, after)
+        return changes
+
+    @in_browser
+    def heading(self) -> str:
+        """The title of the page shown."""
+        return self.page.locator("h1").inner_text()
+
+    @in_browser
+    def entity_id(self) -> str:
+        """The id a history or time-travel page shows beneath its title ("Order id …")."""
+        return self.page.locator(".chronicle-entity-id").inner_text()
+
+    @in_browser
+    def past_state(self) -> dict[str, str]:
+        """The state the time-travel page shows, label to value."""
+        rows = self.page.locator("table.chronicle-state-table tr").all()
+        return {row.locator("th").inner_text(): row.locator("td").inner_text() for row in rows}
 
     @in_browser
     def travel_to_version(self, version: int) -> str:

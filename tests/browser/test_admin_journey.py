@@ -1,5 +1,6 @@
 """Journeys through the admin in a real browser: an Operator follows an order from the
-dashboard through the event browser to its first version and the projections page; an
+dashboard through the event browser to its history and first versions (named by its number,
+its changes and state labelled) and the projections page; an
 Operator takes a new customer's order from nothing to confirmed through the back office's
 command forms alone; a superuser retries a failed projection.
 
@@ -48,8 +49,17 @@ def test_an_operator_follows_an_order_from_the_dashboard_to_its_first_version(ad
     assert admin_pages.open_dashboard() == 30
     assert admin_pages.today_orders("EUR") == "1"
     assert {"OrderPlaced", "OrderLineAdded", "OrderCreated", "StockReceived"} <= set(admin_pages.open_event_browser())
+    number = OrderSummary.objects.get(pk=order_id).number
     assert admin_pages.open_history(order_id) == ["OrderCreated", "OrderLineAdded", "OrderPlaced"]
+    assert (admin_pages.heading(), admin_pages.entity_id()) == (f"History of order {number}", f"Order id {order_id}")
+    added = admin_pages.changes_at(2)
+    assert added["Unit price of MUG-1"] == ("—", "12.50 EUR")
+    assert added["Total"] == ("0.00 EUR", "25.00 EUR")
     assert admin_pages.travel_to_version(1).startswith("As of version 1")
+    assert admin_pages.heading() == f"Time travel: order {number}"
+    assert admin_pages.travel_to_version(2).startswith("As of version 2")
+    then = admin_pages.past_state()
+    assert (then["Status"], then["Quantity of MUG-1"], then["Unit price of MUG-1"]) == ("Draft", "2", "12.50 EUR")
     assert admin_pages.open_projections() == {
         "orders": "caught up",
         "stock": "caught up",
@@ -76,11 +86,13 @@ def test_an_operator_takes_a_new_customers_order_to_confirmed_through_the_back_o
     mug = admin_pages.create("Products", "New product", sku="MUG-1", name="Mug", price="12.50")
     catch_up_all()
     assert admin_pages.entity_state()["On hand"] == "0"
+    assert admin_pages.heading() == "Product MUG-1"
     admin_pages.issue("Receive stock", quantity=3)
     catch_up_all()
     assert admin_pages.entity_state()["On hand"] == "3"
 
     assert admin_pages.open_entity("Customers", "Ada Lovelace")["E-mail"] == "ada@example.com"
+    assert admin_pages.heading() == "Customer Ada Lovelace"
     order_id = admin_pages.issue("New order for Ada Lovelace")
     catch_up_all()
     assert admin_pages.entity_state()["Status"] == "Draft"
@@ -93,7 +105,10 @@ def test_an_operator_takes_a_new_customers_order_to_confirmed_through_the_back_o
     assert admin_pages.entity_state()["Status"] == "Confirmed"
     assert OrderSummary.objects.get(pk=order_id).customer_id == ada
     assert ProductStock.objects.get(pk=mug).reserved == 2
+    number = OrderSummary.objects.get(pk=order_id).number
     assert admin_pages.open_entity_history() == ["OrderCreated", "OrderLineAdded", "OrderPlaced", "OrderConfirmed"]
+    assert admin_pages.heading() == f"History of order {number}"
+    assert admin_pages.changes_at(4) == {"Status": ("Placed", "Confirmed")}
     assert admin_pages.travel_to_version(1).startswith("As of version 1")
 
 

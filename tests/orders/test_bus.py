@@ -9,7 +9,7 @@ from django.db import transaction
 from eventstore import store
 from eventstore.models import Event
 from orders import bus, repository
-from orders.context import CommandContext
+from orders.context import CommandContext, business_time
 from orders.domain import DomainError
 from orders.domain import commands as c
 from orders.errors import IdempotencyKeyReused, VersionConflict
@@ -45,6 +45,18 @@ def test_business_time_defaults_to_now_and_can_be_given():
     first, second = store.read_stream(pid)
     assert second.occurred_at == last_week
     assert abs(first.occurred_at - first.recorded_at) < dt.timedelta(seconds=5)
+
+
+def test_a_business_time_in_effect_dates_the_commands_that_name_none():
+    pid = product()
+    last_week, yesterday = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    with business_time(last_week):
+        run(c.ReceiveStock(pid, 5))
+        run(c.ReceiveStock(pid, 1, occurred_at=yesterday))
+    run(c.ReceiveStock(pid, 2))
+    _, dated, named, after = store.read_stream(pid)
+    assert (dated.occurred_at, named.occurred_at) == (last_week, yesterday)
+    assert abs(after.occurred_at - after.recorded_at) < dt.timedelta(seconds=5)
 
 
 def test_the_result_names_stream_version_and_position_also_for_a_no_op():

@@ -1,16 +1,21 @@
-"""Demo data through the commands: every status, and read models a rebuild agrees with."""
+"""Demo data through the commands: every status, business times in each order's order, and
+read models a rebuild agrees with."""
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from eventstore import integrity
+from eventstore import integrity, store
 from eventstore.models import Event
 from projections.models import OrderSummary
 from tests.projections.support import rebuilt_snapshot, snapshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fulfilment]
+
+# An order's life, in the order its business times must follow.
+LIFECYCLE = ("OrderCreated", "OrderPlaced", "OrderConfirmed", "OrderPaid", "OrderShipped", "OrderDelivered")
 
 
 def seed(*args: str) -> str:
@@ -29,6 +34,23 @@ def test_the_demo_shop_has_orders_in_every_status_at_rest_and_rebuilds_to_the_sa
     assert integrity.verify().ok
     incremental = snapshot()
     assert rebuilt_snapshot() == incremental
+
+
+def test_each_orders_business_times_follow_its_life_and_none_is_in_the_future():
+    seed("--customers", "4", "--products", "6", "--orders", "40", "--days", "5")
+    seeded = dt.datetime.now(dt.UTC)
+    steps_seen = set()
+    for order_id in Event.objects.filter(stream_type="order", version=1).values_list("stream_id", flat=True):
+        events = store.read_stream(order_id)
+        told = [(e.event_type, e.occurred_at.isoformat()) for e in events]
+        steps = {e.event_type: e.occurred_at for e in events if e.event_type in LIFECYCLE}
+        assert list(steps) == [step for step in LIFECYCLE if step in steps], told
+        assert list(steps.values()) == sorted(steps.values()), told
+        # Rejections, cancellations and refunds too: each event no earlier than the one before.
+        assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events), told
+        assert events[-1].occurred_at <= seeded, told
+        steps_seen |= steps.keys()
+    assert steps_seen == set(LIFECYCLE)
 
 
 def test_it_can_leave_an_existing_shop_alone():
