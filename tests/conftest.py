@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, connections
@@ -122,6 +123,16 @@ def _sealing(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     witness file of the test's own, never the checkout's ``var/``."""
     settings.SEAL_AFTER_COMMIT = False
     settings.SEAL_WITNESS = str(tmp_path_factory.mktemp("witness") / "seals.jsonl")
+
+
+@pytest.fixture
+def embedded() -> Iterator[None]:
+    """No broker, as in the embedded default: the admin's rebuilds and retries run inside
+    the request (``projections.tasks.in_background``), whatever REDIS_URL says."""
+    saved = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = saved
 
 
 @pytest.fixture

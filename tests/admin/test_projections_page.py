@@ -84,7 +84,7 @@ def test_retry_and_rebuild_are_refused_to_everyone_but_superusers(stock_failed, 
 
 
 def test_a_superuser_confirms_a_retry_and_the_fixed_subscriber_resumes_at_the_failed_event(
-    stock_failed, poisoned_stock, superuser_client
+    stock_failed, poisoned_stock, superuser_client, embedded
 ):
     confirm = superuser_client.get(retry_url("stock"))
     assert confirm.status_code == 200
@@ -102,13 +102,13 @@ def test_a_superuser_confirms_a_retry_and_the_fixed_subscriber_resumes_at_the_fa
     assert states(superuser_client.get(PAGE).content.decode())["stock"] == "caught up"
 
 
-def test_a_retry_that_fails_again_says_so_and_leaves_the_subscriber_failed(stock_failed, superuser_client):
+def test_a_retry_that_fails_again_says_so_and_leaves_the_subscriber_failed(stock_failed, superuser_client, embedded):
     response = superuser_client.post(retry_url("stock"))
     assert next(str(m) for m in get_messages(response.wsgi_request)).startswith("stock failed again")
     assert Checkpoint.objects.get(name="stock").state == Checkpoint.FAILED
 
 
-def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(superuser_client):
+def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(superuser_client, embedded):
     mug = product(sku="MUG-1", stock=3)
     run(c.AdjustStock(mug, -1, "Broken."))
     customer()

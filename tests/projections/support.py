@@ -15,7 +15,7 @@ from django.apps import apps
 from eventstore import store
 from orders.domain import Address, OrderStatus
 from orders.history_builder import Shop
-from projections.models import Checkpoint
+from projections.models import Checkpoint, RebuildJob
 from projections.rebuild import rebuild
 from projections.runner import Outcome, RunResult, catch_up, run, status
 from projections.subscribers import Kind, Projection, Subscriber, select
@@ -29,7 +29,7 @@ NEXT_MORNING_UTC = dt.datetime(2025, 3, 30, 9, 0, tzinfo=dt.UTC)
 
 
 def read_models() -> list[type[Any]]:
-    return [model for model in apps.get_app_config("projections").get_models() if model is not Checkpoint]
+    return [model for model in apps.get_app_config("projections").get_models() if model not in (Checkpoint, RebuildJob)]
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
