@@ -79,10 +79,12 @@ def run(job_ids: Sequence[int], *, echo: Progress | None = None) -> list[Rebuild
     """Run the queued jobs ``job_ids`` together, here and now, and return them as they
     ended. Jobs no longer queued (cancelled, or taken by a duplicate delivery of their task)
     are left alone. ``echo`` is told the progress too (a command's progress bar)."""
-    tracker = _Tracker(list(job_ids), echo)
+    tracker = _Tracker(job_ids, echo)
+    names = list(tracker.jobs.order_by("pk").values_list("projection", flat=True))
+    if not names or len(names) != tracker.count:  # never "all" for want of names
+        return list(tracker.jobs.order_by("pk"))
     try:
-        classes = select([job.projection for job in tracker.jobs], kind=Kind.PROJECTION)
-        rebuilt = rebuild(classes, progress=tracker, started=tracker.claim)
+        rebuilt = rebuild(select(names, kind=Kind.PROJECTION), progress=tracker, started=tracker.claim)
     except (RebuildError, SubscriberFailed) as error:
         _end(tracker, RebuildJob.CANCELLED if isinstance(error, RebuildCancelled) else RebuildJob.FAILED, str(error))
     except BaseException as error:
@@ -90,7 +92,7 @@ def run(job_ids: Sequence[int], *, echo: Progress | None = None) -> list[Rebuild
         raise
     else:
         _done(tracker, rebuilt)
-    return list(RebuildJob.objects.filter(pk__in=job_ids).order_by("pk"))
+    return list(tracker.jobs.order_by("pk"))
 
 
 def cancel(name: str) -> RebuildJob | None:
@@ -151,9 +153,9 @@ def _end_if_abandoned(job: RebuildJob) -> None:
 class _Tracker:
     """The jobs' side of one rebuild: claims them, writes progress, reads the cancel flag."""
 
-    def __init__(self, job_ids: list[int], echo: Progress | None) -> None:
+    def __init__(self, job_ids: Sequence[int], echo: Progress | None) -> None:
         self.jobs = RebuildJob.objects.filter(pk__in=job_ids)
-        self.count = len(job_ids)
+        self.count = len(set(job_ids))
         self.echo = echo
         self.claimed = False
         self.written = float("-inf")
@@ -202,7 +204,8 @@ def _end(tracker: _Tracker, state: str, error: str) -> None:
         RebuildJob.objects.filter(pk=job.pk).update(
             state=RebuildJob.DONE if swapped else state, error="" if swapped else error, finished_at=now, updated_at=now
         )
-    log.warning("rebuild of %s %s: %s", ", ".join(job.projection for job in ended), state, error)
+    if ended:
+        log.warning("rebuild of %s %s: %s", ", ".join(job.projection for job in ended), state, error)
 
 
 def _done(tracker: _Tracker, rebuilt: list[Rebuilt]) -> None:

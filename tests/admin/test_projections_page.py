@@ -26,6 +26,10 @@ def rebuild_url(name: str) -> str:
     return reverse("admin:chronicle_projection_rebuild", args=[name])
 
 
+def cancel_url(name: str) -> str:
+    return reverse("admin:chronicle_projection_cancel", args=[name])
+
+
 def states(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-subscriber="(\w+)" data-state="([\w ]+)"', html))
 
@@ -71,11 +75,11 @@ def test_people_without_view_permission_on_projections_are_refused(outsider_clie
 
 @pytest.mark.parametrize("who", ["auditor_client", "operator_client"])
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_retry_and_rebuild_are_refused_to_everyone_but_superusers(stock_failed, request, who, method):
+def test_retry_rebuild_and_cancel_are_refused_to_everyone_but_superusers(stock_failed, request, who, method):
     client = request.getfixturevalue(who)
     before = snapshot()
 
-    for url in (retry_url("stock"), rebuild_url("stock")):
+    for url in (retry_url("stock"), rebuild_url("stock"), cancel_url("stock")):
         assert getattr(client, method)(url).status_code == 403
 
     stock = Checkpoint.objects.get(name="stock")
@@ -117,8 +121,10 @@ def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(super
 
     page = superuser_client.get(PAGE).content.decode()
     assert f'href="{rebuild_url("stock")}">Rebuild</a>' in page and "Retry</a>" not in page
+    assert "No broker is configured (the embedded default): a rebuild or retry runs inside the" in page
     confirm = superuser_client.get(rebuild_url("stock"))
     assert confirm.status_code == 200 and "Yes, rebuild stock" in confirm.content.decode()
+    assert "It runs in this request (no broker is configured)" in confirm.content.decode()
     assert Checkpoint.objects.get(name="stock").rebuilt_at is None  # a GET changes nothing
 
     response = superuser_client.post(rebuild_url("stock"))
@@ -126,8 +132,11 @@ def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(super
     assert (response.status_code, response["Location"]) == (302, PAGE)
     assert Checkpoint.objects.get(name="stock").rebuilt_at is not None
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert message.startswith("Rebuilt stock from 3 events in ")
+    assert re.fullmatch(r"Rebuilt stock from 3 events in \d+\.\d s\.", message)
     assert snapshot() == before
+    page = superuser_client.get(PAGE).content.decode()  # done by the time the request answered
+    assert "No rebuild is running." in page and '<meta http-equiv="refresh"' not in page
+    assert re.search(r'<tr data-rebuild="stock" data-state="done">\s*<td>stock</td>\s*<td>done</td>', page)
 
 
 def test_process_managers_are_not_rebuilt_and_unknown_names_are_not_found(settings, superuser_client):
@@ -138,3 +147,8 @@ def test_process_managers_are_not_rebuilt_and_unknown_names_are_not_found(settin
     ]
     assert superuser_client.get(rebuild_url("nonsense")).status_code == 404
     assert superuser_client.post(retry_url("nonsense")).status_code == 404
+
+
+def test_cancelling_when_no_rebuild_runs_says_so(superuser_client):
+    response = superuser_client.post(cancel_url("stock"))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["No rebuild of stock is running."]

@@ -179,3 +179,8 @@ def test_a_running_job_whose_process_holds_its_lock_is_not_abandoned_however_qui
         release.set()
         holder.join(30)
     assert rebuild_jobs.cancel("orders").state == RebuildJob.FAILED  # its lock is free now: abandoned
+
+
+def test_a_task_naming_no_job_that_exists_rebuilds_nothing(story):
+    assert rebuild_jobs.run([]) == [] and rebuild_jobs.run([12345]) == []
+    assert not Checkpoint.objects.exclude(rebuilt_at=None).exists()
