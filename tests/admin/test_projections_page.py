@@ -10,9 +10,8 @@ from django.urls import reverse
 from eventstore.models import Event
 from orders.domain import commands as c
 from projections.models import Checkpoint, ProductStock
-from projections.runner import catch_up
 from tests.factories import customer, product, run
-from tests.projections.support import catch_up_all, snapshot
+from tests.projections.support import catch_up_all, settle, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PAGE = reverse("admin:projections_checkpoint_changelist")
@@ -45,8 +44,7 @@ def stock_failed(poisoned_stock):
 
 
 def catch_up_all_but_stock() -> None:
-    results = catch_up(patience=5)
-    assert {r.name: r.outcome for r in results}["stock"] == "failed"
+    assert settle()["stock"] == "failed"
 
 
 def test_auditors_see_each_subscribers_checkpoint_lag_state_and_the_failing_event(stock_failed, auditor_client):

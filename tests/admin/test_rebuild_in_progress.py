@@ -16,10 +16,9 @@ from django.urls import reverse
 
 from orders.domain import commands as c
 from projections.models import Checkpoint, ProductStock, RebuildJob
-from projections.runner import catch_up
 from tests.factories import product, run
 from tests.projections.processes import needs_redis
-from tests.projections.support import a_long_history, snapshot
+from tests.projections.support import a_long_history, settle, snapshot
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.postgres, needs_redis, pytest.mark.django_db(transaction=True)]
@@ -114,7 +113,7 @@ def test_a_retry_runs_on_a_worker(start_worker, superuser_client, poisoned_stock
     """The worker runs the fixed code (the poison is this process's alone)."""
     mug = product(sku="MUG-1", stock=3)
     run(c.AdjustStock(mug, -1, "Broken."))
-    assert {result.name: result.outcome for result in catch_up(patience=5)}["stock"] == "failed"
+    assert settle()["stock"] == "failed"
     failed_at = Checkpoint.objects.get(name="stock").failed_position
     start_worker()
 
