@@ -311,6 +311,9 @@ PROJECTIONS_SUBSCRIBERS = env_list(
 PROJECTIONS_BATCH_SIZE = env_int("PROJECTIONS_BATCH_SIZE", 500)
 # Whether commits wake the workers (the test suite runs subscribers itself unless a test asks).
 PROJECTIONS_WAKE_ON_COMMIT = env_bool("PROJECTIONS_WAKE_ON_COMMIT", True)
+# A rebuild's pause after each page of its replay (1,000 events): spares a busy database
+# the rebuild's load, and lets the tests watch a rebuild in progress.
+PROJECTIONS_REBUILD_PAUSE_MS = env_int("PROJECTIONS_REBUILD_PAUSE_MS", 0)
 # Read-your-writes: how long an admin page after a command, and an API query with
 # ?min_position=, wait for the projections behind them to pass the new event.
 ADMIN_FRESHNESS_WAIT_SECONDS = float(env("ADMIN_FRESHNESS_WAIT_SECONDS", "1.5"))

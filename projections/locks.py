@@ -69,6 +69,20 @@ def session_lock(name: str) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id(name)])
 
 
+def held_elsewhere(name: str) -> bool:
+    """Whether another PostgreSQL session holds the session lock ``name`` (taken and let go
+    at once if not): a process that dies lets go of its locks, so this tells whether the
+    owner of a long-running job is still alive."""
+    if not _postgres():
+        raise RuntimeError("SQLite has no locks across processes")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id(name)])
+        if not cursor.fetchone()[0]:
+            return True
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id(name)])
+    return False
+
+
 @contextmanager
 def _local_lock(name: str) -> Iterator[bool]:
     with _local_locks_guard:

@@ -62,6 +62,86 @@ class Checkpoint(models.Model):
         return f"{self.name} ({self.state})"
 
 
+class RebuildJob(models.Model):
+    """One rebuild of a projection, as any process sees it: who asked, how far its replay
+    is, whether someone asked to cancel it, and how it ended (``projections.rebuild_jobs``).
+    Not a read model: rebuilds never replace this table."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ACTIVE = (QUEUED, RUNNING)
+
+    # The projection rebuilt, e.g. "orders".
+    projection = models.CharField(max_length=100)
+    # QUEUED (waiting for a worker), RUNNING, then DONE, FAILED or CANCELLED.
+    state = models.CharField(max_length=16, default=QUEUED)
+    # The user who asked, or "command-line".
+    requested_by = models.CharField(max_length=150, blank=True)
+    # Events replayed so far, and to replay in all as counted when the replay began (more
+    # may arrive meanwhile). When done: the events its read models were rebuilt from.
+    events_done = models.BigIntegerField(default=0)
+    events_total = models.BigIntegerField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When a process took it up, and last wrote its progress (its heartbeat).
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set by whoever cancels it; the rebuild stops at its next progress write.
+    cancel_requested = models.BooleanField(default=False)
+    # Why it failed or stopped.
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "projection_rebuild"
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # A second rebuild of a projection is refused while one waits or runs.
+            models.UniqueConstraint(
+                fields=["projection"],
+                condition=models.Q(state__in=("queued", "running")),
+                name="projection_rebuild_one_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rebuild of {self.projection} ({self.state})"
+
+    @property
+    def active(self) -> bool:
+        return self.state in self.ACTIVE
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """From its start to its last progress write (or its end)."""
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, ((self.finished_at or self.updated_at) - self.started_at).total_seconds())
+
+    @property
+    def percent(self) -> int:
+        if not self.events_total:
+            return 100 if self.events_total == 0 else 0
+        return min(100, 100 * self.events_done // self.events_total)
+
+    @property
+    def rate(self) -> float | None:
+        """Events replayed a second, on average since it started."""
+        elapsed = self.elapsed_seconds
+        return self.events_done / elapsed if self.events_done and elapsed > 0 else None
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds until its replay is through, at its average rate (0 once through: it is
+        swapping its tables in)."""
+        rate = self.rate
+        if self.events_total is None or rate is None:
+            return None
+        return max(0, self.events_total - self.events_done) / rate
+
+
 # --- Orders (OrdersProjection) ------------------------------------------------------------
 
 

@@ -15,8 +15,11 @@ For the projections named, read once for all of them:
    timeout, it catches up again and retries.
 
 A second rebuild of a projection is refused while one runs. Process managers are never
-rebuilt. A handler that fails during the replay stops the rebuild; the live tables are
-untouched.
+rebuilt. A handler that fails during the replay stops the rebuild, and so does a progress
+callback that raises (``RebuildCancelled``, how a cancelled job stops): the shadow tables
+are dropped and the live tables are untouched.
+
+``projections.rebuild_jobs`` runs this as jobs that any process can watch and cancel.
 """
 
 from __future__ import annotations
@@ -44,12 +47,17 @@ MAX_ROWS_IN_MEMORY = 200_000
 SWAP_LOCK_TIMEOUT_MS = 2_000
 SWAP_ATTEMPTS = 10
 
-# Called after each page with (events replayed so far, events to replay in all).
+# Called before the first page and after each page with (events replayed so far, events to
+# replay in all as counted before the first page).
 Progress = Callable[[int, int], None]
 
 
 class RebuildError(Exception):
     pass
+
+
+class RebuildCancelled(RebuildError):
+    """Raised by a progress callback to stop the replay; nothing is swapped in."""
 
 
 @dataclass(frozen=True)
@@ -71,14 +79,19 @@ def rebuild(
     classes: Sequence[type[Projection]],
     *,
     progress: Progress | None = None,
+    started: Callable[[], None] | None = None,
     page_size: int = store.MAX_FEED_PAGE,
 ) -> list[Rebuilt]:
-    """Rebuild the read models of ``classes`` from the whole log and swap them in."""
+    """Rebuild the read models of ``classes`` from the whole log and swap them in.
+    ``started`` is called once the rebuild owns its projections (``lock_name``), before it
+    touches any table."""
     with ExitStack() as stack:
         for cls in classes:
-            if not stack.enter_context(locks.session_lock(f"rebuild:{cls.name}")):
+            if not stack.enter_context(locks.session_lock(lock_name(cls.name))):
                 raise RebuildError(f"a rebuild of {cls.name} is already running")
             ensure_checkpoint(cls)
+        if started:
+            started()
         shadows = {cls: ShadowTables(cls.models) for cls in classes}
         for shadow in shadows.values():
             stack.callback(shadow.drop)  # gone after a swap; left behind only by a failure
@@ -89,6 +102,11 @@ def rebuild(
         return [
             _swap(projection, shadows[type(projection)], cursor, replayed[projection]) for projection in projections
         ]
+
+
+def lock_name(projection: str) -> str:
+    """The session lock a rebuild of ``projection`` holds while it runs."""
+    return f"rebuild:{projection}"
 
 
 def _replay(
@@ -103,6 +121,8 @@ def _replay(
     event_types = sorted({event_type for projection in projections for event_type in projection.event_types})
     total = store.feed_backlog(cursor, event_types=event_types, limit=2**62).count if progress else 0
     done = 0
+    if progress:
+        progress(done, total)
     while True:
         page = store.read_feed(cursor, limit=page_size, event_types=event_types)
         for projection in projections:

@@ -133,6 +133,13 @@ def run(cls: type[Subscriber], *, batch_size: int | None = None) -> RunResult:
 def retry(name: str) -> RunResult:
     """Clear a subscriber's failure and run it again from the event that failed."""
     (cls,) = select([name])
+    clear_failure(name)
+    return run(cls)
+
+
+def clear_failure(name: str) -> None:
+    """Mark a failed subscriber running again, from the event that failed: the next run
+    (a worker's wake-up or sweep) starts there."""
     Checkpoint.objects.filter(pk=name).update(
         state=Checkpoint.RUNNING,
         last_error="",
@@ -142,7 +149,6 @@ def retry(name: str) -> RunResult:
         failed_at=None,
         updated_at=timezone.now(),
     )
-    return run(cls)
 
 
 def ensure_checkpoint(cls: type[Subscriber], *, using: str = "default") -> None:

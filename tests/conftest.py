@@ -10,6 +10,9 @@ there, and every test then connects as the app role: the suite runs within its l
 
 Commits do not wake the projections here: each test runs them when it means to, and the
 tests of the wake-up turn it back on.
+
+Tests that need real Celery workers (the read side's, and a browser journey that watches a
+rebuild) start them with ``start_worker``, on a queue of their own (``queue``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
+import redis
+from celery import current_app
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, connections
@@ -28,7 +36,9 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.test import override_settings
 
 from config import observability
+from projections import gate, wakeup
 from projections.stock import StockProjection
+from projections.worker_process import WorkerProcess, forget_queue
 from tests.support import purge_allowed
 
 _execute_sql_flush = BaseDatabaseOperations.execute_sql_flush
@@ -122,6 +132,48 @@ def _sealing(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     witness file of the test's own, never the checkout's ``var/``."""
     settings.SEAL_AFTER_COMMIT = False
     settings.SEAL_WITNESS = str(tmp_path_factory.mktemp("witness") / "seals.jsonl")
+
+
+@pytest.fixture
+def queue(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A queue of this test's own: wake-ups published here reach only its workers. It is
+    removed from Redis afterwards, with its wake-up gate."""
+    name = f"chronicle-test-{uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    monkeypatch.setattr(wakeup, "_broker_down_until", 0.0)  # no back-off left by an earlier test
+    yield name
+    if os.environ.get("REDIS_URL"):
+        forget_queue(os.environ["REDIS_URL"], name)
+        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(gate.gate_key())
+
+
+@pytest.fixture
+def start_worker(transactional_db: None, queue: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start ``celery worker`` processes on the test database and this test's queue; they
+    are stopped before the database is emptied."""
+    workers: list[WorkerProcess] = []
+
+    def start(*, broker_url: str | None = None, ready: bool = True, **environment: str) -> WorkerProcess:
+        url = broker_url or os.environ["REDIS_URL"]
+        worker = WorkerProcess(broker_url=url, queue=queue, log=tmp_path / f"worker-{len(workers)}.log", **environment)
+        workers.append(worker)
+        if ready:
+            worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def embedded() -> Iterator[None]:
+    """No broker, as in the embedded default: the admin's rebuilds and retries run inside
+    the request (``projections.tasks.in_background``), whatever REDIS_URL says."""
+    saved = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield
+    current_app.conf.task_always_eager = saved
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from django.urls import reverse
 from eventstore.models import Event
 from orders.domain import commands as c
 from projections.models import Checkpoint, ProductStock
-from projections.runner import catch_up
 from tests.factories import customer, product, run
-from tests.projections.support import catch_up_all, snapshot
+from tests.projections.support import catch_up_all, settle, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PAGE = reverse("admin:projections_checkpoint_changelist")
@@ -24,6 +23,10 @@ def retry_url(name: str) -> str:
 
 def rebuild_url(name: str) -> str:
     return reverse("admin:chronicle_projection_rebuild", args=[name])
+
+
+def cancel_url(name: str) -> str:
+    return reverse("admin:chronicle_projection_cancel", args=[name])
 
 
 def states(html: str) -> dict[str, str]:
@@ -41,8 +44,7 @@ def stock_failed(poisoned_stock):
 
 
 def catch_up_all_but_stock() -> None:
-    results = catch_up(patience=5)
-    assert {r.name: r.outcome for r in results}["stock"] == "failed"
+    assert settle()["stock"] == "failed"
 
 
 def test_auditors_see_each_subscribers_checkpoint_lag_state_and_the_failing_event(stock_failed, auditor_client):
@@ -71,11 +73,11 @@ def test_people_without_view_permission_on_projections_are_refused(outsider_clie
 
 @pytest.mark.parametrize("who", ["auditor_client", "operator_client"])
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_retry_and_rebuild_are_refused_to_everyone_but_superusers(stock_failed, request, who, method):
+def test_retry_rebuild_and_cancel_are_refused_to_everyone_but_superusers(stock_failed, request, who, method):
     client = request.getfixturevalue(who)
     before = snapshot()
 
-    for url in (retry_url("stock"), rebuild_url("stock")):
+    for url in (retry_url("stock"), rebuild_url("stock"), cancel_url("stock")):
         assert getattr(client, method)(url).status_code == 403
 
     stock = Checkpoint.objects.get(name="stock")
@@ -84,7 +86,7 @@ def test_retry_and_rebuild_are_refused_to_everyone_but_superusers(stock_failed, 
 
 
 def test_a_superuser_confirms_a_retry_and_the_fixed_subscriber_resumes_at_the_failed_event(
-    stock_failed, poisoned_stock, superuser_client
+    stock_failed, poisoned_stock, superuser_client, embedded
 ):
     confirm = superuser_client.get(retry_url("stock"))
     assert confirm.status_code == 200
@@ -102,13 +104,13 @@ def test_a_superuser_confirms_a_retry_and_the_fixed_subscriber_resumes_at_the_fa
     assert states(superuser_client.get(PAGE).content.decode())["stock"] == "caught up"
 
 
-def test_a_retry_that_fails_again_says_so_and_leaves_the_subscriber_failed(stock_failed, superuser_client):
+def test_a_retry_that_fails_again_says_so_and_leaves_the_subscriber_failed(stock_failed, superuser_client, embedded):
     response = superuser_client.post(retry_url("stock"))
     assert next(str(m) for m in get_messages(response.wsgi_request)).startswith("stock failed again")
     assert Checkpoint.objects.get(name="stock").state == Checkpoint.FAILED
 
 
-def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(superuser_client):
+def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(superuser_client, embedded):
     mug = product(sku="MUG-1", stock=3)
     run(c.AdjustStock(mug, -1, "Broken."))
     customer()
@@ -117,8 +119,10 @@ def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(super
 
     page = superuser_client.get(PAGE).content.decode()
     assert f'href="{rebuild_url("stock")}">Rebuild</a>' in page and "Retry</a>" not in page
+    assert "No broker is configured (the embedded default): a rebuild or retry runs inside the" in page
     confirm = superuser_client.get(rebuild_url("stock"))
     assert confirm.status_code == 200 and "Yes, rebuild stock" in confirm.content.decode()
+    assert "It runs in this request (no broker is configured)" in confirm.content.decode()
     assert Checkpoint.objects.get(name="stock").rebuilt_at is None  # a GET changes nothing
 
     response = superuser_client.post(rebuild_url("stock"))
@@ -126,8 +130,11 @@ def test_a_superuser_confirms_a_rebuild_and_the_read_models_come_out_equal(super
     assert (response.status_code, response["Location"]) == (302, PAGE)
     assert Checkpoint.objects.get(name="stock").rebuilt_at is not None
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
-    assert message.startswith("Rebuilt stock from 3 events in ")
+    assert re.fullmatch(r"Rebuilt stock from 3 events in \d+\.\d s\.", message)
     assert snapshot() == before
+    page = superuser_client.get(PAGE).content.decode()  # done by the time the request answered
+    assert "No rebuild is running." in page and '<meta http-equiv="refresh"' not in page
+    assert re.search(r'<tr data-rebuild="stock" data-state="done">\s*<td>stock</td>\s*<td>done</td>', page)
 
 
 def test_process_managers_are_not_rebuilt_and_unknown_names_are_not_found(settings, superuser_client):
@@ -138,3 +145,8 @@ def test_process_managers_are_not_rebuilt_and_unknown_names_are_not_found(settin
     ]
     assert superuser_client.get(rebuild_url("nonsense")).status_code == 404
     assert superuser_client.post(retry_url("nonsense")).status_code == 404
+
+
+def test_cancelling_when_no_rebuild_runs_says_so(superuser_client):
+    response = superuser_client.post(cancel_url("stock"))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["No rebuild of stock is running."]

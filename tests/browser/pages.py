@@ -216,6 +216,32 @@ class AdminPages(BrowserSession):
         self.screenshot(f"retry-{name}-done")
         return page.locator("ul.messagelist li").first.inner_text()
 
+    @in_browser
+    def start_rebuild(self, name: str) -> str:
+        """On the projections page (a superuser's), Rebuild ``name`` and confirm; with a
+        worker doing it, wait until the page, reloading itself, shows its progress past the
+        first page of events; returns that progress ("1,000 of 5,205 events (19%)")."""
+        page = self.page
+        page.locator(f'tr[data-subscriber="{name}"]').get_by_role("link", name="Rebuild").click()
+        self.screenshot(f"rebuild-{name}-confirm")
+        page.get_by_role("button", name=f"Yes, rebuild {name}").click()
+        expect(page.locator("h1")).to_have_text("Projections")
+        row = page.locator(f'#rebuilds-running tr[data-rebuild="{name}"]')
+        expect(row.locator("td.rate")).to_contain_text("events/s", timeout=STEP_TIMEOUT * 1000 // 2)
+        page.wait_for_load_state()
+        self.screenshot(f"rebuild-{name}-in-progress")
+        return row.locator("td.progress .text").inner_text()
+
+    @in_browser
+    def rebuild_outcome(self, name: str) -> str:
+        """The projections page, reloading itself, once no rebuild runs any more; returns
+        how the last rebuild of ``name`` ended ("done")."""
+        page = self.page
+        expect(page.locator("#no-rebuild")).to_be_visible(timeout=STEP_TIMEOUT * 1000 // 2)
+        page.locator("#recent-rebuilds summary").click()
+        self.screenshot(f"rebuild-{name}-ended")
+        return page.locator(f'#recent-rebuilds tr[data-rebuild="{name}"]').first.get_attribute("data-state")
+
     # --- The back office ----------------------------------------------------------------
 
     @in_browser

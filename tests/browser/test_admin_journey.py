@@ -2,12 +2,14 @@
 dashboard through the event browser to its history and first versions (named by its number,
 its changes and state labelled) and the projections page; an
 Operator takes a new customer's order from nothing to confirmed through the back office's
-command forms alone; a superuser retries a failed projection.
+command forms alone; a superuser retries a failed projection; a superuser watches a rebuild
+run on a worker.
 
 The browser runs on a thread of its own (see pages.py). This, the test's thread, keeps the
 ORM: it writes data through the command bus where a journey starts from some, catches the
 projections up between steps, and checks the database."""
 
+import re
 from uuid import uuid4
 
 import pytest
@@ -19,7 +21,8 @@ from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.runner import catch_up
 from tests.browser.pages import AdminPages
 from tests.factories import customer, product, run
-from tests.projections.support import catch_up_all
+from tests.projections.processes import needs_redis
+from tests.projections.support import a_long_history, catch_up_all
 
 pytestmark = [
     pytest.mark.postgres(reason="a browser journey against the live server, run on the production engine"),
@@ -112,7 +115,9 @@ def test_an_operator_takes_a_new_customers_order_to_confirmed_through_the_back_o
     assert admin_pages.travel_to_version(1).startswith("As of version 1")
 
 
-def test_a_superuser_sees_a_failed_projection_and_retries_it_once_fixed(admin_pages: AdminPages, poisoned_stock):
+def test_a_superuser_sees_a_failed_projection_and_retries_it_once_fixed(
+    admin_pages: AdminPages, poisoned_stock, embedded
+):
     mug = product(sku="MUG-1", stock=3)
     run(c.AdjustStock(mug, -1, "Broken."))
     assert {r.name: r.outcome for r in catch_up(patience=5)}["stock"] == "failed"
@@ -123,3 +128,19 @@ def test_a_superuser_sees_a_failed_projection_and_retries_it_once_fixed(admin_pa
     poisoned_stock.undo()  # the bug is fixed; the live server runs in this process
     assert admin_pages.retry_projection("stock") == "Retried stock: caught up, 1 events handled."
     assert Checkpoint.objects.get(name="stock").state == Checkpoint.RUNNING
+
+
+@needs_redis
+def test_a_superuser_starts_a_rebuild_and_watches_it_run_on_a_worker(admin_pages: AdminPages, start_worker):
+    """The worker pauses after each page of the replay, so the rebuild lasts long enough to watch."""
+    events = a_long_history()
+    start_worker(PROJECTIONS_REBUILD_PAUSE_MS="700")
+    User.objects.create_superuser("root", password=PASSWORD)
+
+    admin_pages.log_in("root", PASSWORD)
+    admin_pages.open_projections()
+    progress = admin_pages.start_rebuild("orders")
+
+    assert re.fullmatch(rf"[1-9][\d,]* of {events:,} events \(\d+%\)", progress), progress
+    assert admin_pages.rebuild_outcome("orders") == "done"
+    assert Checkpoint.objects.get(name="orders").rebuilt_at is not None

@@ -1,4 +1,5 @@
-"""Rebuild read models from the whole log without downtime."""
+"""Rebuild read models from the whole log without downtime, here and now, as a job the
+projections page shows (and can cancel)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
-from projections.rebuild import RebuildError, rebuild
-from projections.subscribers import Kind, SubscriberFailed, UnknownSubscriber, all_subscribers, select
+from projections import rebuild_jobs
+from projections.models import RebuildJob
+from projections.rebuild import RebuildError
+from projections.subscribers import Kind, UnknownSubscriber, all_subscribers, select
 
 
 class Command(BaseCommand):
     help = (
         "Replay the log into fresh copies of the named projections' read models (or all with "
         "--all) while readers keep the current ones, then swap them in atomically; each "
-        "projection goes on from where its rebuild stopped. Process managers are never rebuilt."
+        "projection goes on from where its rebuild stopped. Process managers are never rebuilt. "
+        "The projections page shows its progress and can cancel it; a projection already being "
+        "rebuilt is refused."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -26,13 +31,21 @@ class Command(BaseCommand):
         classes = _projections(names, all)
         started = perf_counter()
         try:
-            rebuilt = rebuild(classes, progress=ProgressBar(self.stderr))
-        except (RebuildError, SubscriberFailed) as error:
-            raise CommandError(f"rebuild failed, the read models are unchanged: {error}") from error
+            jobs = rebuild_jobs.request([cls.name for cls in classes], requested_by="command-line")
+        except RebuildError as error:
+            raise CommandError(str(error)) from None
+        try:
+            jobs = rebuild_jobs.run([job.pk for job in jobs], echo=ProgressBar(self.stderr))
         finally:
             self.stderr.write("")
-        for result in rebuilt:
-            self.stdout.write(f"Rebuilt {result.name} from {result.events:,} events.")
+        for job in jobs:
+            if job.state == RebuildJob.DONE:
+                self.stdout.write(f"Rebuilt {job.projection} from {job.events_done:,} events.")
+        unfinished = [job for job in jobs if job.state != RebuildJob.DONE]
+        if unfinished:
+            job = unfinished[0]
+            verb = "was cancelled" if job.state == RebuildJob.CANCELLED else "failed"
+            raise CommandError(f"rebuild {verb}, the read models are unchanged: {job.error}")
         self.stdout.write(f"Done in {perf_counter() - started:.1f} s.")
 
 
