@@ -54,6 +54,8 @@ class Command(BaseCommand):
             report, logs = run(spec)
         except StackError as error:
             raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            raise CommandError("interrupted: what it started is stopped and its database dropped") from None
         self.stdout.write("\n".join(report.lines()))
         if as_json:
             self.stdout.write(json.dumps(report.as_json()))
