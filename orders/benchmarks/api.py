@@ -62,8 +62,8 @@ def _free_port() -> int:
 
 
 def _server_environment() -> dict[str, str]:
-    """This process's settings, pointed at the benchmark database as this process's role
-    (never with the owner's credentials beside it, as in production)."""
+    """This process's settings, pointed at the benchmark database as this process's role,
+    without ``DATABASE_OWNER_URL`` (a production web process refuses to start with it)."""
     database = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
     env |= {"DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
