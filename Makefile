@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate release web worker beat
+.PHONY: install run test lint migrate release web worker beat loadtest
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,17 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO --schedule=/tmp/celerybeat-schedule
+
+## Not part of CI: the whole stack under load for DURATION seconds (default 60) from USERS
+## simulated API clients (default 20), on a throwaway PostgreSQL database (README "Load test").
+## Needs DATABASE_URL (and DATABASE_OWNER_URL), REDIS_URL; installs Locust (requirements-load.txt).
+DURATION ?= 60
+USERS ?= 20
+LOAD_STAMP := $(VENV)/.load-installed-$(shell cat requirements.txt requirements-load.txt | cksum | cut -d' ' -f1)
+
+$(LOAD_STAMP): $(STAMP) requirements-load.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-load.txt
+	rm -f $(VENV)/.load-installed-* && touch $(LOAD_STAMP)
+
+loadtest: $(LOAD_STAMP)
+	$(BIN)/python manage.py loadtest --duration $(DURATION) --users $(USERS)

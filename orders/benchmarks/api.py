@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Final
+from typing import IO, Any, Final
 from urllib.parse import quote
 from uuid import UUID, uuid4
 
@@ -62,9 +62,11 @@ def _free_port() -> int:
 
 
 def _server_environment() -> dict[str, str]:
-    """This process's settings, pointed at the benchmark database."""
+    """This process's settings, pointed at the benchmark database as this process's role,
+    without ``DATABASE_OWNER_URL`` (a production web process refuses to start with it)."""
     database = connection.settings_dict
-    env = {**os.environ, "DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
+    env |= {"DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
     if connection.vendor == "postgresql":
         credentials = quote(database["USER"]) + (f":{quote(database['PASSWORD'])}" if database["PASSWORD"] else "")
         env["DATABASE_URL"] = f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
@@ -75,16 +77,23 @@ def _server_environment() -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn() -> Iterator[int]:
-    """A gunicorn serving the API on a free port, stopped afterwards; yields the port."""
+def gunicorn(*options: str, output: IO[bytes] | None = None, **environment: str) -> Iterator[int]:
+    """A gunicorn serving the API on a free port of 127.0.0.1, stopped afterwards; yields
+    the port. ``options`` replace the benchmark's command-line options and ``environment``
+    adds to its settings (the load test runs the production configuration file); with
+    ``output``, the server's output and errors go there."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", *GUNICORN],
+        [
+            *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
+            *(options or GUNICORN),
+            *("--bind", f"127.0.0.1:{port}"),
+        ],
         cwd=Path(settings.BASE_DIR),
-        env=_server_environment(),
-        # The access log is still written, as in production, but not onto the command's
-        # output, whose last line is the JSON of figures.
-        stdout=subprocess.DEVNULL,
+        env=_server_environment() | environment,
+        # Not onto the command's output, whose last line is the JSON of figures.
+        stdout=output or subprocess.DEVNULL,
+        stderr=output,
     )
     try:
         _wait_until_serving(port, server)
@@ -107,10 +116,12 @@ def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
     raise RuntimeError("gunicorn did not start serving within 30 s")
 
 
-def _operator_token() -> str:
-    user = User.objects.create_user(f"bench-{uuid4().hex[:8]}")
+def operator_token(name: str = "benchmark") -> str:
+    """The secret of a new API token of a new Operator (each client its own user, as
+    integrations have: the rate limit counts per user)."""
+    user = User.objects.create_user(f"{name.split()[0]}-{uuid4().hex[:8]}")
     user.groups.add(Group.objects.get(name=OPERATORS))
-    return token_issue(user=user, name="benchmark")[1]
+    return token_issue(user=user, name=name)[1]
 
 
 def _new_product() -> UUID:
@@ -179,7 +190,7 @@ def _elapsed(clients: list[_Client]) -> float:
 @workload("api_command_rps")
 def api_command_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 receive-stock commands over HTTP, each appending one event."""
-    token = state.setdefault("api_token", _operator_token())
+    token = state.setdefault("api_token", operator_token())
     body = json.dumps({"quantity": 1})
     with gunicorn() as port:
         clients = [
@@ -195,7 +206,7 @@ def api_command_rps(state: dict[str, Any]) -> float:
 def api_query_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 GETs of the read models over HTTP: in turn a page of products, a
     product, a page of orders, an order, a page of customers, a customer."""
-    token = state.setdefault("api_token", _operator_token())
+    token = state.setdefault("api_token", operator_token())
     if "query_shop" not in state:
         state["query_shop"] = _query_shop()
     shop = state["query_shop"]
@@ -250,7 +261,7 @@ def proof_p95_ms(state: dict[str, Any]) -> float:
     events, against the newest seal of a log of at least 100,000 sealed events. Each client's
     20 warm-up requests (other events) fill its gunicorn worker's cached block roots, which
     a long-running process has filled long since."""
-    token = state.setdefault("api_token", _operator_token())
+    token = state.setdefault("api_token", operator_token())
     tree_size = sealed_log(state, PROOF_LOG_EVENTS)
     events = _sealed_events(tree_size, CLIENTS * (WARM_UP_EACH + REQUESTS_EACH))
     each = len(events) // CLIENTS
