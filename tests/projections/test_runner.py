@@ -25,7 +25,7 @@ from tests.projections.support import (
     two_runs_at_once,
     wait_until,
 )
-from tests.support import run_threads
+from tests.support import horizon_passed, run_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,6 +81,7 @@ def test_retry_fails_again_until_the_bug_is_fixed_then_resumes_at_the_poison_eve
 def test_a_crash_mid_batch_applies_nothing_and_the_next_run_applies_everything_once(monkeypatch):
     catch_up_all()
     story = a_bit_of_everything()
+    horizon_passed()  # so the batch below holds the story's events
     before, checkpoints = snapshot(), list(Checkpoint.objects.values())
 
     def crash_after_the_writes(name, page, events):
