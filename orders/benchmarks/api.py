@@ -1,5 +1,6 @@
 """``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP:
-commands (``api_command_rps``), queries of the read models (``api_query_rps``) and
+commands (``api_command_rps``), queries of the read models (``api_query_rps``), the same
+queries answered by bare Django views (``api_query_floor_rps``, see ``floor_urls``) and
 inclusion proofs on a log of 100,000 sealed events (``proof_p95_ms``).
 
 The server runs against the throwaway benchmark database, as production would: gunicorn's
@@ -61,10 +62,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _server_environment() -> dict[str, str]:
+def _server_environment(settings_module: str) -> dict[str, str]:
     """This process's settings, pointed at the benchmark database."""
     database = connection.settings_dict
     env = {**os.environ, "DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
+    env["DJANGO_SETTINGS_MODULE"] = settings_module
     if connection.vendor == "postgresql":
         credentials = quote(database["USER"]) + (f":{quote(database['PASSWORD'])}" if database["PASSWORD"] else "")
         env["DATABASE_URL"] = f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
@@ -75,13 +77,13 @@ def _server_environment() -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn() -> Iterator[int]:
+def gunicorn(settings_module: str = "config.settings") -> Iterator[int]:
     """A gunicorn serving the API on a free port, stopped afterwards; yields the port."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", *GUNICORN],
         cwd=Path(settings.BASE_DIR),
-        env=_server_environment(),
+        env=_server_environment(settings_module),
         # The access log is still written, as in production, but not onto the command's
         # output, whose last line is the JSON of figures.
         stdout=subprocess.DEVNULL,
@@ -195,14 +197,26 @@ def api_command_rps(state: dict[str, Any]) -> float:
 def api_query_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 GETs of the read models over HTTP: in turn a page of products, a
     product, a page of orders, an order, a page of customers, a customer."""
+    return _queries(state, "api_query_rps", "config.settings")
+
+
+@workload("api_query_floor_rps")
+def api_query_floor_rps(state: dict[str, Any]) -> float:
+    """What ``api_query_rps`` would reach if the API cost nothing beyond reading its rows:
+    its requests, clients and gunicorn, answered by bare views (``floor_urls``) that read the
+    same rows with ``.values()`` and answer with ``JsonResponse``."""
+    return _queries(state, "api_query_floor_rps", "config.benchmark_settings")
+
+
+def _queries(state: dict[str, Any], name: str, settings_module: str) -> float:
     token = state.setdefault("api_token", _operator_token())
     if "query_shop" not in state:
         state["query_shop"] = _query_shop()
     shop = state["query_shop"]
-    with gunicorn() as port:
+    with gunicorn(settings_module) as port:
         clients = [_Client(port, token, _query_requests(shop, offset=i)) for i in range(CLIENTS)]
         elapsed = _elapsed(clients)
-    log(f"api_query_rps: {CLIENTS * REQUESTS_EACH} queries in {elapsed:.2f} s")
+    log(f"{name}: {CLIENTS * REQUESTS_EACH} queries in {elapsed:.2f} s")
     return CLIENTS * REQUESTS_EACH / elapsed
 
 
