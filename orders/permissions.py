@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 
 from .context import CommandContext
@@ -41,6 +42,28 @@ def authorize(context: CommandContext, command_type: type) -> None:
         return
     if not may_issue(context.user, command_type):
         raise NotPermitted(f"You may not issue {command_type.__name__}.")
+
+
+class PermissionsBackend(ModelBackend):
+    """Django's model backend (``AUTHENTICATION_BACKENDS``), reading a user's permissions,
+    their own and their groups', in one query instead of two. Like Django's, it keeps them
+    on the user object, which lives for one request: one lookup per request, however many
+    checks (the API's, then the command bus's)."""
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in _permissions_of(user_obj)}
+        return user_obj._perm_cache
+
+
+def _permissions_of(user: Any) -> Any:
+    names = ("content_type__app_label", "codename")
+    if user.is_superuser:
+        return Permission.objects.values_list(*names)
+    own = Permission.objects.filter(user=user).values_list(*names)
+    return own.union(Permission.objects.filter(group__user=user).values_list(*names))
 
 
 def ensure_groups(using: str = "default", **kwargs: Any) -> None:

@@ -17,10 +17,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from django.db.models import Subquery
+
 from eventstore import cursor as feed_cursor
 from eventstore import store
 from eventstore.cursor import END, START, FeedKey
 from eventstore.exceptions import CursorExpired, InvalidCursor
+from eventstore.models import LogIdentity
 
 from .models import Checkpoint
 
@@ -86,13 +89,17 @@ def _poll(condition: Callable[[], bool], timeout: float) -> bool:
 
 def _cursor_keys(names: list[str] | tuple[str, ...]) -> dict[str, FeedKey]:
     """Each projection's place in the feed; the start for one with no checkpoint yet, or
-    with a cursor from before the log was restored."""
-    cursors = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "cursor"))
-    epoch = store.current_epoch()
+    with a cursor from before the log was restored. The checkpoints and the log's epoch
+    come in one query (a query of the API asks this on every request)."""
+    epoch = Subquery(LogIdentity.objects.order_by("-id").values("epoch")[:1])
+    rows = Checkpoint.objects.filter(name__in=names).annotate(epoch=epoch).values_list("name", "cursor", "epoch")
+    cursors = {name: (cursor, epoch) for name, cursor, epoch in rows}
     keys = {}
     for name in names:
+        cursor, epoch = cursors.get(name, ("", None))
         try:
-            keys[name] = feed_cursor.decode(cursors.get(name) or None, epoch)
+            # A log without an epoch yet has no cursors of it either: store.current_epoch records one.
+            keys[name] = feed_cursor.decode(cursor, epoch or store.current_epoch()) if cursor else START
         except (InvalidCursor, CursorExpired):
             keys[name] = START
     return keys

@@ -1,4 +1,6 @@
-"""Reads of the read models, for the API's queries: typed functions returning plain data.
+"""Reads of the read models, for the API's queries: typed functions returning plain data,
+rows shaped as the answer (each field under its answer's name, in its answer's order), each
+page or entity in one query.
 
 Lists page by keyset: each has one stable order, and a page continues after the sort key
 of the last row of the one before (``Page.after``), never at an offset, so rows written
@@ -9,10 +11,10 @@ strings; the caller keeps it opaque (the API signs it into a cursor).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -42,8 +44,7 @@ class Page(Generic[T]):
     after: Key | None
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(TypedDict):
     id: UUID
     sku: str
     name: str
@@ -56,8 +57,7 @@ class Product:
     version: int
 
 
-@dataclass(frozen=True)
-class Customer:
+class Customer(TypedDict):
     id: UUID
     name: str
     email: str
@@ -69,8 +69,7 @@ class Customer:
     version: int
 
 
-@dataclass(frozen=True)
-class OrderLine:
+class OrderLine(TypedDict):
     product_id: UUID
     sku: str
     quantity: int
@@ -78,8 +77,7 @@ class OrderLine:
     line_total: Decimal
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(TypedDict):
     id: UUID
     number: str
     customer_id: UUID
@@ -97,12 +95,21 @@ class Order:
     version: int
 
 
+# The columns of each answer, in its order; an entity's own rows (order lines, a customer's
+# figures per currency) are joined in, so that a page is one query.
+PRODUCT_FIELDS = tuple(Product.__annotations__)
+CUSTOMER_FIELDS = ("id", "name", "email", "shipping_address", "version")
+CUSTOMER_VALUE_FIELDS = ("values__currency", "values__orders", "values__lifetime_value")
+ORDER_FIELDS = tuple(field for field in Order.__annotations__ if field != "lines")
+ORDER_LINE_FIELDS = tuple(f"lines__{field}" for field in OrderLine.__annotations__)
+ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
+
+
 # --- Products: by SKU ---------------------------------------------------------------------
 
 
 def product_get(*, product_id: UUID) -> Product | None:
-    row = ProductStock.objects.filter(id=product_id).first()
-    return _product(row) if row is not None else None
+    return ProductStock.objects.filter(id=product_id).values(*PRODUCT_FIELDS).first()  # type: ignore[return-value]
 
 
 def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
@@ -110,59 +117,50 @@ def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
     if after is not None:
         sku, id = _parts(after, str, UUID)
         rows = rows.filter(Q(sku__gte=sku) & (Q(sku__gt=sku) | Q(id__gt=id)))
-    return _page(rows, limit, _product, lambda row: [row.sku, str(row.id)])
-
-
-def _product(row: ProductStock) -> Product:
-    return Product(
-        row.id,
-        row.sku,
-        row.name,
-        row.price,
-        row.currency,
-        row.on_hand,
-        row.reserved,
-        row.available,
-        row.discontinued,
-        row.version,
-    )
+    found = list(rows.values(*PRODUCT_FIELDS)[: limit + 1])
+    return _page(found, limit, lambda row: [row["sku"], str(row["id"])])
 
 
 # --- Customers: by name, then id -------------------------------------------------------------
 
 
 def customer_get(*, customer_id: UUID) -> Customer | None:
-    row = CustomerSummary.objects.prefetch_related("values").filter(id=customer_id).first()
-    return _customer(row) if row is not None else None
+    found = _customers(CustomerSummary.objects.filter(id=customer_id))
+    return found[0] if found else None
 
 
 def customer_list(*, after: Key | None = None, limit: int) -> Page[Customer]:
-    rows = CustomerSummary.objects.prefetch_related("values").order_by("name", "id")
+    rows = CustomerSummary.objects.order_by("name", "id")
     if after is not None:
         name, id = _parts(after, str, UUID)
         rows = rows.filter(Q(name__gte=name) & (Q(name__gt=name) | Q(id__gt=id)))
-    return _page(rows, limit, _customer, lambda row: [row.name, str(row.id)])
+    found = _customers(CustomerSummary.objects.filter(id__in=rows.values("id")[: limit + 1]), "name", "id")
+    return _page(found, limit, lambda row: [row["name"], str(row["id"])])
 
 
-def _customer(row: CustomerSummary) -> Customer:
-    values = list(row.values.all())
-    return Customer(
-        row.id,
-        row.name,
-        row.email,
-        row.shipping_address,
-        sum(value.orders for value in values),
-        {value.currency: value.lifetime_value for value in values},
-        row.version,
-    )
+def _customers(rows: QuerySet[CustomerSummary], *ordering: str) -> list[Customer]:
+    """Each customer of ``rows`` in that ``ordering``, with their figures per currency."""
+    joined = rows.order_by(*ordering, "values__currency").values(*CUSTOMER_FIELDS, *CUSTOMER_VALUE_FIELDS)
+    customers: list[Customer] = []
+    for row in joined:
+        currency, orders, value = (row.pop(field) for field in CUSTOMER_VALUE_FIELDS)
+        if not customers or customers[-1]["id"] != row["id"]:
+            row["shipping_address"] = _address(row["shipping_address"])
+            customers.append({**row, "order_count": 0, "lifetime_value": {}})  # type: ignore[typeddict-item]
+        if currency is not None:
+            customers[-1]["order_count"] += orders
+            customers[-1]["lifetime_value"][currency] = value
+    for customer in customers:  # the answer's order: version last
+        customer["version"] = customer.pop("version")
+    return customers
 
 
 # --- Orders: newest first (created, then id) ------------------------------------------------
 
 
 def order_get(*, order_id: UUID) -> Order | None:
-    row = OrderSummary.objects.prefetch_related("lines").filter(id=order_id).first()
-    return _order(row) if row is not None else None
+    found = _orders(OrderSummary.objects.filter(id=order_id))
+    return found[0] if found else None
 
 
 def order_list(
@@ -176,7 +174,7 @@ def order_list(
 ) -> Page[Order]:
     """Orders newest first; ``placed_after`` is inclusive, ``placed_before`` exclusive, and
     either leaves out drafts (never placed)."""
-    rows = OrderSummary.objects.prefetch_related("lines").order_by("-created_at", "-id")
+    rows = OrderSummary.objects.order_by("-created_at", "-id")
     if status is not None:
         rows = rows.filter(status=status)
     if customer_id is not None:
@@ -188,43 +186,42 @@ def order_list(
     if after is not None:
         created_at, id = _parts(after, _datetime, UUID)
         rows = rows.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(id__lt=id)))
-    return _page(rows, limit, _order, lambda row: [row.created_at.isoformat(), str(row.id)])
+    found = _orders(OrderSummary.objects.filter(id__in=rows.values("id")[: limit + 1]), "-created_at", "-id")
+    return _page(found, limit, lambda row: [row["created_at"].isoformat(), str(row["id"])])
 
 
-def _order(row: OrderSummary) -> Order:
-    lines = [
-        OrderLine(line.product_id, line.sku, line.quantity, line.unit_price, line.line_total)
-        for line in row.lines.all()
-    ]
-    return Order(
-        row.id,
-        row.number,
-        row.customer_id,
-        row.status,
-        row.currency,
-        row.total,
-        row.amount_paid,
-        row.amount_refunded,
-        row.shipping_address,
-        row.created_at,
-        row.placed_at,
-        row.paid_at,
-        row.shipped_at,
-        lines,
-        row.version,
-    )
+def _orders(rows: QuerySet[OrderSummary], *ordering: str) -> list[Order]:
+    """Each order of ``rows`` in that ``ordering``, with its lines in the order they were added."""
+    joined = rows.order_by(*ordering, "lines__added_in_version").values(*ORDER_FIELDS, *ORDER_LINE_FIELDS)
+    orders: list[Order] = []
+    for row in joined:
+        line = {field.removeprefix("lines__"): row.pop(field) for field in ORDER_LINE_FIELDS}
+        if not orders or orders[-1]["id"] != row["id"]:
+            row["shipping_address"] = _address(row["shipping_address"])
+            orders.append({**row, "lines": []})  # type: ignore[typeddict-item]
+        if line["product_id"] is not None:
+            orders[-1]["lines"].append(line)  # type: ignore[arg-type]
+    for order in orders:  # the answer's order: version last
+        order["version"] = order.pop("version")
+    return orders
+
+
+def _address(stored: dict[str, str] | None) -> dict[str, str] | None:
+    """An address as answered: its fields in their order (a JSON column keeps its own)."""
+    if stored is None:
+        return None
+    return {field: stored.get(field, "") for field in ADDRESS_FIELDS}
 
 
 # --- Keyset paging ------------------------------------------------------------------------
 
 
-def _page(rows: QuerySet[Any], limit: int, build: Any, key_of: Any) -> Page[Any]:
-    """One page of ``rows`` (ordered by their key): ``limit`` items, and the key of the
-    last if one more row follows."""
-    found = list(rows[: limit + 1])
+def _page(found: list[T], limit: int, key_of: Callable[[T], Key]) -> Page[T]:
+    """One page of ``found`` (at most ``limit`` + 1 items, ordered by their key): ``limit``
+    items, and the key of the last if one more followed."""
     more = len(found) > limit
     found = found[:limit]
-    return Page([build(row) for row in found], key_of(found[-1]) if more else None)
+    return Page(found, key_of(found[-1]) if more else None)
 
 
 def _parts(key: Sequence[str], *types: Any) -> tuple[Any, ...]:
