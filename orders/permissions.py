@@ -11,7 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 
 from .context import CommandContext
 from .domain.commands import ALL_COMMANDS
@@ -58,12 +62,44 @@ class PermissionsBackend(ModelBackend):
         return user_obj._perm_cache
 
 
+def permissions_column(user_id_column: str) -> RawSQL:
+    """The permissions of the user whose id is in ``user_id_column`` of the outer query,
+    their own and their groups', as a JSON array of "app.codename" (null for none): for a
+    query that reads the user anyway (an API token's), so that with ``remember_permissions``
+    the request's permission checks need no query of their own."""
+    quote = connection.ops.quote_name
+    table = {
+        "permission": Permission._meta.db_table,
+        "content_type": ContentType._meta.db_table,
+        "user_permission": User.user_permissions.through._meta.db_table,
+        "group_permission": Group.permissions.through._meta.db_table,
+        "user_group": User.groups.through._meta.db_table,
+    }
+    t = {name: quote(db_table) for name, db_table in table.items()}
+    aggregate = "json_group_array" if connection.vendor == "sqlite" else "jsonb_agg"
+    sql = (
+        f"SELECT {aggregate}(ct.app_label || '.' || p.codename) FROM {t['permission']} p "
+        f"JOIN {t['content_type']} ct ON ct.id = p.content_type_id WHERE p.id IN ("
+        f"SELECT permission_id FROM {t['user_permission']} WHERE user_id = {user_id_column} UNION "
+        f"SELECT gp.permission_id FROM {t['group_permission']} gp JOIN {t['user_group']} ug "
+        f"ON ug.group_id = gp.group_id WHERE ug.user_id = {user_id_column})"
+    )
+    return RawSQL(sql, [], output_field=JSONField())
+
+
+def remember_permissions(user: Any, names: list[str] | None) -> None:
+    """Keep ``names`` (from ``permissions_column``) as ``user``'s permissions for the rest
+    of the request. A superuser's are all there are, which that column does not list."""
+    if not user.is_superuser:
+        user._perm_cache = set(names or [])
+
+
 def _permissions_of(user: Any) -> Any:
     names = ("content_type__app_label", "codename")
     if user.is_superuser:
         return Permission.objects.values_list(*names)
-    own = Permission.objects.filter(user=user).values_list(*names)
-    return own.union(Permission.objects.filter(group__user=user).values_list(*names))
+    own = Permission.objects.filter(user=user).order_by().values_list(*names)
+    return own.union(Permission.objects.filter(group__user=user).order_by().values_list(*names))
 
 
 def ensure_groups(using: str = "default", **kwargs: Any) -> None:

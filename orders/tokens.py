@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils.timezone import now
 
 from .models import ApiToken
+from .permissions import permissions_column, remember_permissions
 
 SECRET_PREFIX: Final = "chr_"
 PREFIX_LENGTH: Final = 12
@@ -78,15 +79,18 @@ def tokens_revoke(tokens: QuerySet[ApiToken]) -> int:
 
 def token_authenticate(secret: str) -> ApiToken | None:
     """The live token whose secret this is, its last use noted (at most once a minute), or
-    None if there is none, or it expired, or it was revoked, or its user is inactive."""
+    None if there is none, or it expired, or it was revoked, or its user is inactive. The
+    user's permissions come in the same query (``orders.permissions.permissions_column``)."""
     at = now()
     token = (
         ApiToken.objects.select_related("user")
         .filter(digest=token_digest(secret), revoked_at__isnull=True, expires_at__gt=at, user__is_active=True)
+        .annotate(permissions=permissions_column(f"{ApiToken._meta.db_table}.user_id"))
         .first()
     )
     if token is None:
         return None
+    remember_permissions(token.user, token.permissions)
     if token.last_used_at is None or token.last_used_at <= at - LAST_USED_EVERY:
         # Conditional, so concurrent requests of the same minute write once.
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_EVERY)
