@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import JSONField
-from django.db.models.expressions import RawSQL
 
 from .context import CommandContext
 from .domain.commands import ALL_COMMANDS
@@ -62,11 +61,11 @@ class PermissionsBackend(ModelBackend):
         return user_obj._perm_cache
 
 
-def permissions_column(user_id_column: str) -> RawSQL:
-    """The permissions of the user whose id is in ``user_id_column`` of the outer query,
-    their own and their groups', as a JSON array of "app.codename" (null for none): for a
-    query that reads the user anyway (an API token's), so that with ``remember_permissions``
-    the request's permission checks need no query of their own."""
+def permissions_column(user_id_column: str) -> str:
+    """SQL for the permissions of the user whose id is in ``user_id_column`` of the outer
+    query, their own and their groups', as a JSON array (text) of "app.codename", or null
+    for none: for a query that reads the user anyway (an API token's), so that with
+    ``remember_permissions`` the request's permission checks need no query of their own."""
     quote = connection.ops.quote_name
     table = {
         "permission": Permission._meta.db_table,
@@ -77,21 +76,20 @@ def permissions_column(user_id_column: str) -> RawSQL:
     }
     t = {name: quote(db_table) for name, db_table in table.items()}
     aggregate = "json_group_array" if connection.vendor == "sqlite" else "jsonb_agg"
-    sql = (
-        f"SELECT {aggregate}(ct.app_label || '.' || p.codename) FROM {t['permission']} p "
+    return (
+        f"(SELECT {aggregate}(ct.app_label || '.' || p.codename) FROM {t['permission']} p "
         f"JOIN {t['content_type']} ct ON ct.id = p.content_type_id WHERE p.id IN ("
         f"SELECT permission_id FROM {t['user_permission']} WHERE user_id = {user_id_column} UNION "
         f"SELECT gp.permission_id FROM {t['group_permission']} gp JOIN {t['user_group']} ug "
-        f"ON ug.group_id = gp.group_id WHERE ug.user_id = {user_id_column})"
+        f"ON ug.group_id = gp.group_id WHERE ug.user_id = {user_id_column}))"
     )
-    return RawSQL(sql, [], output_field=JSONField())
 
 
-def remember_permissions(user: Any, names: list[str] | None) -> None:
-    """Keep ``names`` (from ``permissions_column``) as ``user``'s permissions for the rest
-    of the request. A superuser's are all there are, which that column does not list."""
+def remember_permissions(user: Any, names: str | None) -> None:
+    """Keep ``names`` (the JSON of ``permissions_column``) as ``user``'s permissions for the
+    rest of the request. A superuser's are all there are, which that column does not list."""
     if not user.is_superuser:
-        user._perm_cache = set(names or [])
+        user._perm_cache = set(orjson.loads(names)) if names else set()
 
 
 def _permissions_of(user: Any) -> Any:

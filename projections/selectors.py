@@ -11,16 +11,18 @@ strings; the caller keeps it opaque (the API signs it into a cursor).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypedDict, TypeVar
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db import connection, connections, router
+from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
-from .models import CustomerSummary, OrderSummary, ProductStock
+from .models import CustomerSummary, CustomerValue, OrderSummary, OrderSummaryLine, ProductStock
 
 T = TypeVar("T")
 # A sort key, as strings: (name, id), (sku, id) or (created_at, id).
@@ -95,13 +97,6 @@ class Order(TypedDict):
     version: int
 
 
-# The columns of each answer, in its order; an entity's own rows (order lines, a customer's
-# figures per currency) are joined in, so that a page is one query.
-PRODUCT_FIELDS = tuple(Product.__annotations__)
-CUSTOMER_FIELDS = ("id", "name", "email", "shipping_address", "version")
-CUSTOMER_VALUE_FIELDS = ("values__currency", "values__orders", "values__lifetime_value")
-ORDER_FIELDS = tuple(field for field in Order.__annotations__ if field != "lines")
-ORDER_LINE_FIELDS = tuple(f"lines__{field}" for field in OrderLine.__annotations__)
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 
@@ -109,49 +104,75 @@ ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
 
 
 def product_get(*, product_id: UUID) -> Product | None:
-    return ProductStock.objects.filter(id=product_id).values(*PRODUCT_FIELDS).first()  # type: ignore[return-value]
+    found = _products("WHERE id = %s", [(_field(ProductStock, "id"), product_id)], limit=1)
+    return found[0] if found else None
 
 
 def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
-    rows = ProductStock.objects.order_by("sku", "id")
+    where, params = "", []
     if after is not None:
         sku, id = _parts(after, str, UUID)
-        rows = rows.filter(Q(sku__gte=sku) & (Q(sku__gt=sku) | Q(id__gt=id)))
-    found = list(rows.values(*PRODUCT_FIELDS)[: limit + 1])
-    return _page(found, limit, lambda row: [row["sku"], str(row["id"])])
+        where = "WHERE sku >= %s AND (sku > %s OR id > %s)"
+        params = [(_field(ProductStock, "sku"), sku)] * 2 + [(_field(ProductStock, "id"), id)]
+    return _page(_products(where, params, limit=limit + 1), limit, lambda row: [row["sku"], str(row["id"])])
+
+
+def _products(where: str, params: list[Param], *, limit: int) -> list[Product]:
+    columns = _Columns(("p", ProductStock, tuple(Product.__annotations__)))
+    sql = f"SELECT {columns} FROM {_table(ProductStock)} p {where} ORDER BY p.sku, p.id LIMIT %s"
+    return [
+        dict(zip(columns.names, row, strict=True))
+        for row in _read(ProductStock, sql, [*params, (None, limit)], columns)
+    ]  # type: ignore[misc]
 
 
 # --- Customers: by name, then id -------------------------------------------------------------
 
 
 def customer_get(*, customer_id: UUID) -> Customer | None:
-    found = _customers(CustomerSummary.objects.filter(id=customer_id))
+    found = _customers("WHERE id = %s", [(_field(CustomerSummary, "id"), customer_id)], limit=1)
     return found[0] if found else None
 
 
 def customer_list(*, after: Key | None = None, limit: int) -> Page[Customer]:
-    rows = CustomerSummary.objects.order_by("name", "id")
+    where, params = "", []
     if after is not None:
         name, id = _parts(after, str, UUID)
-        rows = rows.filter(Q(name__gte=name) & (Q(name__gt=name) | Q(id__gt=id)))
-    found = _customers(CustomerSummary.objects.filter(id__in=rows.values("id")[: limit + 1]), "name", "id")
-    return _page(found, limit, lambda row: [row["name"], str(row["id"])])
+        where = "WHERE name >= %s AND (name > %s OR id > %s)"
+        params = [(_field(CustomerSummary, "name"), name)] * 2 + [(_field(CustomerSummary, "id"), id)]
+    return _page(_customers(where, params, limit=limit + 1), limit, lambda row: [row["name"], str(row["id"])])
 
 
-def _customers(rows: QuerySet[CustomerSummary], *ordering: str) -> list[Customer]:
-    """Each customer of ``rows`` in that ``ordering``, with their figures per currency."""
-    joined = rows.order_by(*ordering, "values__currency").values(*CUSTOMER_FIELDS, *CUSTOMER_VALUE_FIELDS)
+def _customers(where: str, params: list[Param], *, limit: int) -> list[Customer]:
+    """The customers ``where`` says, by name then id, at most ``limit``, each with their
+    figures per currency (by currency): one query."""
+    columns = _Columns(
+        ("c", CustomerSummary, ("id", "name", "email", "shipping_address", "version")),
+        ("v", CustomerValue, ("currency", "orders", "lifetime_value")),
+    )
+    sql = (
+        f"SELECT {columns} FROM (SELECT * FROM {_table(CustomerSummary)} {where} ORDER BY name, id LIMIT %s) c "
+        f"LEFT JOIN {_table(CustomerValue)} v ON v.customer_id = c.id ORDER BY c.name, c.id, v.currency"
+    )
     customers: list[Customer] = []
-    for row in joined:
-        currency, orders, value = (row.pop(field) for field in CUSTOMER_VALUE_FIELDS)
-        if not customers or customers[-1]["id"] != row["id"]:
-            row["shipping_address"] = _address(row["shipping_address"])
-            customers.append({**row, "order_count": 0, "lifetime_value": {}})  # type: ignore[typeddict-item]
+    for id, name, email, address, version, currency, orders, value in _read(
+        CustomerSummary, sql, [*params, (None, limit)], columns
+    ):
+        if not customers or customers[-1]["id"] != id:
+            customers.append(
+                Customer(
+                    id=id,
+                    name=name,
+                    email=email,
+                    shipping_address=_address(address),
+                    order_count=0,
+                    lifetime_value={},
+                    version=version,
+                )
+            )
         if currency is not None:
             customers[-1]["order_count"] += orders
             customers[-1]["lifetime_value"][currency] = value
-    for customer in customers:  # the answer's order: version last
-        customer["version"] = customer.pop("version")
     return customers
 
 
@@ -159,7 +180,7 @@ def _customers(rows: QuerySet[CustomerSummary], *ordering: str) -> list[Customer
 
 
 def order_get(*, order_id: UUID) -> Order | None:
-    found = _orders(OrderSummary.objects.filter(id=order_id))
+    found = _orders("WHERE id = %s", [(_field(OrderSummary, "id"), order_id)], limit=1)
     return found[0] if found else None
 
 
@@ -174,36 +195,102 @@ def order_list(
 ) -> Page[Order]:
     """Orders newest first; ``placed_after`` is inclusive, ``placed_before`` exclusive, and
     either leaves out drafts (never placed)."""
-    rows = OrderSummary.objects.order_by("-created_at", "-id")
-    if status is not None:
-        rows = rows.filter(status=status)
-    if customer_id is not None:
-        rows = rows.filter(customer_id=customer_id)
-    if placed_after is not None:
-        rows = rows.filter(placed_at__gte=placed_after)
-    if placed_before is not None:
-        rows = rows.filter(placed_at__lt=placed_before)
+    conditions, params = [], []
+    field = functools.partial(_field, OrderSummary)
+    for condition, value, name in (
+        ("status = %s", status, "status"),
+        ("customer_id = %s", customer_id, "customer_id"),
+        ("placed_at >= %s", placed_after, "placed_at"),
+        ("placed_at < %s", placed_before, "placed_at"),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append((field(name), value))
     if after is not None:
         created_at, id = _parts(after, _datetime, UUID)
-        rows = rows.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(id__lt=id)))
-    found = _orders(OrderSummary.objects.filter(id__in=rows.values("id")[: limit + 1]), "-created_at", "-id")
+        conditions.append("created_at <= %s AND (created_at < %s OR id < %s)")
+        params += [(field("created_at"), created_at)] * 2 + [(field("id"), id)]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    found = _orders(where, params, limit=limit + 1)
     return _page(found, limit, lambda row: [row["created_at"].isoformat(), str(row["id"])])
 
 
-def _orders(rows: QuerySet[OrderSummary], *ordering: str) -> list[Order]:
-    """Each order of ``rows`` in that ``ordering``, with its lines in the order they were added."""
-    joined = rows.order_by(*ordering, "lines__added_in_version").values(*ORDER_FIELDS, *ORDER_LINE_FIELDS)
+def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
+    """The orders ``where`` says, newest first, at most ``limit``, each with its lines in
+    the order they were added: one query."""
+    order_fields = tuple(name for name in Order.__annotations__ if name != "lines")
+    line_fields = tuple(OrderLine.__annotations__)
+    columns = _Columns(("o", OrderSummary, order_fields), ("l", OrderSummaryLine, line_fields))
+    sql = (
+        f"SELECT {columns} FROM (SELECT * FROM {_table(OrderSummary)} {where} "
+        "ORDER BY created_at DESC, id DESC LIMIT %s) o "
+        f"LEFT JOIN {_table(OrderSummaryLine)} l ON l.order_id = o.id "
+        "ORDER BY o.created_at DESC, o.id DESC, l.added_in_version"
+    )
     orders: list[Order] = []
-    for row in joined:
-        line = {field.removeprefix("lines__"): row.pop(field) for field in ORDER_LINE_FIELDS}
-        if not orders or orders[-1]["id"] != row["id"]:
-            row["shipping_address"] = _address(row["shipping_address"])
-            orders.append({**row, "lines": []})  # type: ignore[typeddict-item]
-        if line["product_id"] is not None:
-            orders[-1]["lines"].append(line)  # type: ignore[arg-type]
-    for order in orders:  # the answer's order: version last
-        order["version"] = order.pop("version")
+    split = len(order_fields)
+    for row in _read(OrderSummary, sql, [*params, (None, limit)], columns):
+        if not orders or orders[-1]["id"] != row[0]:
+            order = dict(zip(order_fields, row[:split], strict=True))
+            order["shipping_address"] = _address(order["shipping_address"])
+            version = order.pop("version")
+            orders.append({**order, "lines": [], "version": version})  # type: ignore[typeddict-item]
+        if row[split] is not None:
+            orders[-1]["lines"].append(dict(zip(line_fields, row[split:], strict=True)))  # type: ignore[arg-type]
     return orders
+
+
+# --- Reading written-out SQL ----------------------------------------------------------------
+# A read is one query written out: compiling these through the ORM took longer than the
+# database took to answer them. The values go in and come out as the ORM's would.
+
+# A parameter and the field that prepares it for the database (None: as it is).
+Param = tuple[Field | None, Any]
+
+
+class _Columns:
+    """The columns a read selects: (table alias, model, field names) for each table."""
+
+    def __init__(self, *tables: tuple[str, type[Model], tuple[str, ...]]) -> None:
+        self.selected = [(alias, model._meta.get_field(name)) for alias, model, names in tables for name in names]
+        self.names = [field.name for _, field in self.selected]
+
+    def __str__(self) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(field.column)}" for alias, field in self.selected)
+
+
+def _read(model: type[Model], sql: str, params: list[Param], columns: _Columns) -> list[list[Any]]:
+    """The rows of ``sql``, each value converted as the ORM converts its field's, from the
+    database the ORM would read ``model`` from (a replica's for a query, see config.routers)."""
+    db = connections[router.db_for_read(model)]
+    with db.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_value(v, db) if field else v for field, v in params])
+        rows = cursor.fetchall()
+    converters = []
+    for position, (_, field) in enumerate(columns.selected):
+        column = field.get_col(field.model._meta.db_table)
+        found = [*db.ops.get_db_converters(column), *field.get_db_converters(db)]
+        if found:
+            converters.append((position, column, found))
+    if not converters:
+        return [list(row) for row in rows]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for position, column, convert in converters:
+            for converter in convert:
+                values[position] = converter(values[position], column, db)
+        converted.append(values)
+    return converted
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _field(model: type[Model], name: str) -> Field:
+    return model._meta.get_field(name)  # type: ignore[return-value]
 
 
 def _address(stored: dict[str, str] | None) -> dict[str, str] | None:
