@@ -33,7 +33,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
 
-from eventstore.benchmark import BARRIER_TIMEOUT, log, sealed_log, workload
+from eventstore.benchmark import BARRIER_TIMEOUT, analyze, log, sealed_log, workload
 from eventstore.models import Event, Leaf
 from orders import bus
 from orders.context import CommandContext
@@ -213,6 +213,7 @@ def _queries(state: dict[str, Any], name: str, settings_module: str) -> float:
     if "query_shop" not in state:
         state["query_shop"] = _query_shop()
     shop = state["query_shop"]
+    analyze()  # the commands' workload may have just added thousands of events
     with gunicorn(settings_module) as port:
         clients = [_Client(port, token, _query_requests(shop, offset=i)) for i in range(CLIENTS)]
         elapsed = _elapsed(clients)
