@@ -48,17 +48,26 @@ class UserThrottle(BaseThrottle):
         return max(1.0, self.window_ends - time.time())
 
 
+# INCR, and EXPIRE for a new counter, as one atomic command.
+_COUNT = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+
+
 def _count(key: str, *, timeout: int) -> int:
     """Add one to the counter ``key`` of the default cache, made to expire after ``timeout``
     seconds when it is new; the new count. Django's ``add`` and ``incr`` take three round
-    trips to Redis (SET NX, EXISTS, INCRBY): here they are one pipeline, on the cache's own
-    client (``_cache``, Django's Redis client; its key and its connection pool)."""
+    trips to Redis (SET NX, EXISTS, INCRBY): here they are one script."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):  # local memory in development
         backend.add(key, 0, timeout=timeout)
         return backend.incr(key)
-    key = backend.make_and_validate_key(key)
-    with backend._cache.get_client(key, write=True).pipeline(transaction=False) as pipe:
-        pipe.set(key, 0, ex=timeout, nx=True)
-        pipe.incr(key)
-        return pipe.execute()[1]
+    return _client(backend).eval(_COUNT, 1, backend.make_and_validate_key(key), timeout)
+
+
+def _client(backend: RedisCache) -> Any:
+    """The cache's Redis client for writes, one per cache backend (one per thread): redis-py
+    builds a table of some 170 reply callbacks for every client, and Django's cache builds a
+    client for every call. (``_cache`` is Django's Redis client of the backend.)"""
+    client = backend.__dict__.get("_chronicle_client")
+    if client is None:
+        client = backend._chronicle_client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+    return client
