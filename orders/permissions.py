@@ -14,7 +14,7 @@ import orjson
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .context import CommandContext
 from .domain.commands import ALL_COMMANDS
@@ -61,7 +61,7 @@ class PermissionsBackend(ModelBackend):
         return user_obj._perm_cache
 
 
-def permissions_column(user_id_column: str) -> str:
+def permissions_column(user_id_column: str, connection: BaseDatabaseWrapper) -> str:
     """SQL for the permissions of the user whose id is in ``user_id_column`` of the outer
     query, their own and their groups', as a JSON array (text) of "app.codename", or null
     for none: for a query that reads the user anyway (an API token's), so that with

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -88,9 +88,8 @@ def _live_token(digest: str, at: datetime) -> ApiToken | None:
     written out: every API request asks it, and compiling it through the ORM took several
     times longer than running it."""
     connection = connections[router.db_for_read(ApiToken)]
-    sql, adapt = _token_sql(connection.alias)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [digest, adapt(at)])
+        cursor.execute(_token_sql(connection.alias), [digest, connection.ops.adapt_datetimefield_value(at)])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -102,17 +101,16 @@ def _live_token(digest: str, at: datetime) -> ApiToken | None:
 
 
 @functools.cache
-def _token_sql(alias: str) -> tuple[str, Callable[[datetime], Any]]:
+def _token_sql(alias: str) -> str:
     connection = connections[alias]
     quote = connection.ops.quote_name
     columns = [f"t.{quote(f.column)}" for f in ApiToken._meta.concrete_fields]
     columns += [f"u.{quote(f.column)}" for f in _USER._meta.concrete_fields]
-    sql = (
-        f"SELECT {', '.join(columns)}, {permissions_column('t.user_id')} "
+    return (
+        f"SELECT {', '.join(columns)}, {permissions_column('t.user_id', connection)} "
         f"FROM {quote(ApiToken._meta.db_table)} t JOIN {quote(_USER._meta.db_table)} u ON u.id = t.user_id "
         "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND u.is_active"
     )
-    return sql, connection.ops.adapt_datetimefield_value
 
 
 def _instance(model: type[M], connection: Any, values: Sequence[Any]) -> M:
