@@ -13,20 +13,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections, router
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.timezone import now
+
+from eventstore import sql
 
 from .models import ApiToken
 from .permissions import permissions_column, remember_permissions
 
-M = TypeVar("M", bound=Model)
 _USER: Final = ApiToken._meta.get_field("user").related_model
 
 SECRET_PREFIX: Final = "chr_"
@@ -85,17 +85,14 @@ def tokens_revoke(tokens: QuerySet[ApiToken]) -> int:
 
 def _live_token(digest: str, at: datetime) -> ApiToken | None:
     """The live token of ``digest`` with its user and the user's permissions, in one query
-    written out: every API request asks it, and compiling it through the ORM took several
-    times longer than running it."""
-    connection = connections[router.db_for_read(ApiToken)]
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(connection.alias), [digest, connection.ops.adapt_datetimefield_value(at)])
-        row = cursor.fetchone()
-    if row is None:
+    written out (``eventstore.sql``): every API request asks it."""
+    using = router.db_for_read(ApiToken)
+    found = sql.rows(using, _token_sql(using), [digest, connections[using].ops.adapt_datetimefield_value(at)])
+    if not found:
         return None
-    split = len(ApiToken._meta.concrete_fields)
-    token = _instance(ApiToken, connection, row[:split])
-    token.user = _instance(_USER, connection, row[split:-1])
+    row, split = found[0], len(ApiToken._meta.concrete_fields)
+    token = sql.instance(ApiToken, using, row[:split])
+    token.user = sql.instance(_USER, using, row[split:-1])
     remember_permissions(token.user, row[-1])
     return token
 
@@ -111,19 +108,6 @@ def _token_sql(alias: str) -> str:
         f"FROM {quote(ApiToken._meta.db_table)} t JOIN {quote(_USER._meta.db_table)} u ON u.id = t.user_id "
         "WHERE t.digest = %s AND t.revoked_at IS NULL AND t.expires_at > %s AND u.is_active"
     )
-
-
-def _instance(model: type[M], connection: Any, values: Sequence[Any]) -> M:
-    """A ``model`` instance from its concrete fields' ``values`` as the database gave them,
-    converted as the ORM converts them."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for convert in (*connection.ops.get_db_converters(column), *field.get_db_converters(connection)):
-            value = convert(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def token_authenticate(secret: str) -> ApiToken | None:

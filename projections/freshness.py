@@ -17,13 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import connection, connections, router
+from django.db import connection, router
 
 from eventstore import cursor as feed_cursor
 from eventstore import store
 from eventstore.cursor import END, START, FeedKey
 from eventstore.exceptions import CursorExpired, InvalidCursor
 from eventstore.models import LogIdentity
+from eventstore.sql import rows
 
 from .models import Checkpoint
 
@@ -90,16 +91,15 @@ def _poll(condition: Callable[[], bool], timeout: float) -> bool:
 def _cursor_keys(names: list[str] | tuple[str, ...]) -> dict[str, FeedKey]:
     """Each projection's place in the feed; the start for one with no checkpoint yet, or
     with a cursor from before the log was restored. The checkpoints and the log's epoch
-    come in one query, written out: every query of the API asks this, and compiling it
-    through the ORM took longer than running it."""
+    come in one query, written out (``eventstore.sql``): every query of the API asks this."""
     quote = connection.ops.quote_name
-    sql = (
+    query = (
         f"SELECT name, cursor, (SELECT epoch FROM {quote(LogIdentity._meta.db_table)} ORDER BY id DESC LIMIT 1) "
         f"FROM {quote(Checkpoint._meta.db_table)} WHERE name IN ({', '.join(['%s'] * len(names))})"
     )
-    with connections[router.db_for_read(Checkpoint)].cursor() as db:
-        db.execute(sql, list(names))
-        cursors = {name: (cursor, epoch) for name, cursor, epoch in db.fetchall()}
+    cursors = {
+        name: (cursor, epoch) for name, cursor, epoch in rows(router.db_for_read(Checkpoint), query, list(names))
+    }
     keys = {}
     for name in names:
         cursor, epoch = cursors.get(name, ("", None))

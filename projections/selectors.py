@@ -22,6 +22,8 @@ from django.db import connection, connections, router
 from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
+from eventstore import sql
+
 from .models import CustomerSummary, CustomerValue, OrderSummary, OrderSummaryLine, ProductStock
 
 T = TypeVar("T")
@@ -119,10 +121,10 @@ def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
 
 def _products(where: str, params: list[Param], *, limit: int) -> list[Product]:
     columns = _Columns(("p", ProductStock, tuple(Product.__annotations__)))
-    sql = f"SELECT {columns} FROM {_table(ProductStock)} p {where} ORDER BY p.sku, p.id LIMIT %s"
+    query = f"SELECT {columns} FROM {_table(ProductStock)} p {where} ORDER BY p.sku, p.id LIMIT %s"
     return [
         dict(zip(columns.names, row, strict=True))
-        for row in _read(ProductStock, sql, [*params, (None, limit)], columns)
+        for row in _read(ProductStock, query, [*params, (None, limit)], columns)
     ]  # type: ignore[misc]
 
 
@@ -150,13 +152,13 @@ def _customers(where: str, params: list[Param], *, limit: int) -> list[Customer]
         ("c", CustomerSummary, ("id", "name", "email", "shipping_address", "version")),
         ("v", CustomerValue, ("currency", "orders", "lifetime_value")),
     )
-    sql = (
+    query = (
         f"SELECT {columns} FROM (SELECT * FROM {_table(CustomerSummary)} {where} ORDER BY name, id LIMIT %s) c "
         f"LEFT JOIN {_table(CustomerValue)} v ON v.customer_id = c.id ORDER BY c.name, c.id, v.currency"
     )
     customers: list[Customer] = []
     for id, name, email, address, version, currency, orders, value in _read(
-        CustomerSummary, sql, [*params, (None, limit)], columns
+        CustomerSummary, query, [*params, (None, limit)], columns
     ):
         if not customers or customers[-1]["id"] != id:
             customers.append(
@@ -221,7 +223,7 @@ def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
     order_fields = tuple(name for name in Order.__annotations__ if name != "lines")
     line_fields = tuple(OrderLine.__annotations__)
     columns = _Columns(("o", OrderSummary, order_fields), ("l", OrderSummaryLine, line_fields))
-    sql = (
+    query = (
         f"SELECT {columns} FROM (SELECT * FROM {_table(OrderSummary)} {where} "
         "ORDER BY created_at DESC, id DESC LIMIT %s) o "
         f"LEFT JOIN {_table(OrderSummaryLine)} l ON l.order_id = o.id "
@@ -229,7 +231,7 @@ def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
     )
     orders: list[Order] = []
     split = len(order_fields)
-    for row in _read(OrderSummary, sql, [*params, (None, limit)], columns):
+    for row in _read(OrderSummary, query, [*params, (None, limit)], columns):
         if not orders or orders[-1]["id"] != row[0]:
             order = dict(zip(order_fields, row[:split], strict=True))
             order["shipping_address"] = _address(order["shipping_address"])
@@ -241,8 +243,9 @@ def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
 
 
 # --- Reading written-out SQL ----------------------------------------------------------------
-# A read is one query written out: compiling these through the ORM took longer than the
-# database took to answer them. The values go in and come out as the ORM's would.
+# A read is one query written out (``eventstore.sql``): compiling these through the ORM took
+# longer than the database took to answer them. The values go in and come out as the ORM's
+# would.
 
 # A parameter and the field that prepares it for the database (None: as it is).
 Param = tuple[Field | None, Any]
@@ -260,29 +263,13 @@ class _Columns:
         return ", ".join(f"{alias}.{quote(field.column)}" for alias, field in self.selected)
 
 
-def _read(model: type[Model], sql: str, params: list[Param], columns: _Columns) -> list[list[Any]]:
-    """The rows of ``sql``, each value converted as the ORM converts its field's, from the
+def _read(model: type[Model], query: str, params: list[Param], columns: _Columns) -> list[list[Any]]:
+    """The rows of ``query``, each value converted as the ORM converts its field's, from the
     database the ORM would read ``model`` from (a replica's for a query, see config.routers)."""
-    db = connections[router.db_for_read(model)]
-    with db.cursor() as cursor:
-        cursor.execute(sql, [field.get_db_prep_value(v, db) if field else v for field, v in params])
-        rows = cursor.fetchall()
-    converters = []
-    for position, (_, field) in enumerate(columns.selected):
-        column = field.get_col(field.model._meta.db_table)
-        found = [*db.ops.get_db_converters(column), *field.get_db_converters(db)]
-        if found:
-            converters.append((position, column, found))
-    if not converters:
-        return [list(row) for row in rows]
-    converted = []
-    for row in rows:
-        values = list(row)
-        for position, column, convert in converters:
-            for converter in convert:
-                values[position] = converter(values[position], column, db)
-        converted.append(values)
-    return converted
+    using = router.db_for_read(model)
+    db = connections[using]
+    found = sql.rows(using, query, [field.get_db_prep_value(v, db) if field else v for field, v in params])
+    return sql.converted(using, [field for _, field in columns.selected], found)
 
 
 def _table(model: type[Model]) -> str:
