@@ -3,12 +3,11 @@
 A query reads only the read models (``projections.selectors``), rows already shaped as its
 answer, and renders them straight to JSON (``json_answer``); its ``OutputSerializer``
 describes that answer in the OpenAPI schema, and a test holds the two to the same bytes.
-Each names the
-projections that keep what it reads; its answer says, in ``X-Chronicle-Position``, the
-position of the log it reflects (every event up to it handled by those projections), read
-before the read models so the answer is at least that fresh. With ``?min_position=P`` it
-first waits, at most ``API_MIN_POSITION_WAIT_SECONDS``, until that is P or more; if time
-runs out it answers all the same, with the lower position.
+Each names the projections that keep what it reads; its answer says, in
+``X-Chronicle-Position``, the position of the log it reflects (every event up to it
+handled by those projections), read before the read models so the answer is at least that
+fresh. With ``?min_position=P`` it first waits, at most ``API_MIN_POSITION_WAIT_SECONDS``,
+until that is P or more; if time runs out it answers all the same, with the lower position.
 """
 
 from __future__ import annotations
