@@ -379,6 +379,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Auth, i18n, static -----------------------------------------------------------------
 
+# Django's model backend, with each request's permission lookup in one query.
+AUTHENTICATION_BACKENDS = ["orders.permissions.PermissionsBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

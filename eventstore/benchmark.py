@@ -56,6 +56,15 @@ def log(message: str) -> None:
     print(f"[benchmark] {message}", file=sys.stderr, flush=True)
 
 
+def analyze(*tables: str) -> None:
+    """Give the planner the statistics autovacuum would gather after a workload's load (of
+    ``tables``, or of every table): without them, on a table just filled, it may pick a
+    plan that reads every row."""
+    if connections["default"].vendor == "postgresql":
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(tables)}")
+
+
 def payload(i: int) -> dict[str, Any]:
     """~200 bytes of JSON: an order line added, with metadata (as peer-bench writes it)."""
     return {

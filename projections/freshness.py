@@ -24,10 +24,14 @@ from typing import Any
 
 from django.conf import settings
 
+from django.db import connection, router
+
 from eventstore import cursor as feed_cursor
 from eventstore import store
 from eventstore.cursor import END, START, FeedKey
 from eventstore.exceptions import CursorExpired, InvalidCursor
+from eventstore.models import LogIdentity
+from eventstore.sql import rows
 
 from .models import Checkpoint
 
@@ -95,13 +99,22 @@ def _poll(condition: Callable[[], bool], timeout: float) -> bool:
 
 def _cursor_keys(names: list[str] | tuple[str, ...]) -> dict[str, FeedKey]:
     """Each projection's place in the feed; the start for one with no checkpoint yet, or
-    with a cursor from before the log was restored."""
-    cursors = dict(Checkpoint.objects.filter(name__in=names).values_list("name", "cursor"))
-    epoch = store.current_epoch()
+    with a cursor from before the log was restored. The checkpoints and the log's epoch
+    come in one query, written out (``eventstore.sql``): every query of the API asks this."""
+    quote = connection.ops.quote_name
+    query = (
+        f"SELECT name, cursor, (SELECT epoch FROM {quote(LogIdentity._meta.db_table)} ORDER BY id DESC LIMIT 1) "
+        f"FROM {quote(Checkpoint._meta.db_table)} WHERE name IN ({', '.join(['%s'] * len(names))})"
+    )
+    cursors = {
+        name: (cursor, epoch) for name, cursor, epoch in rows(router.db_for_read(Checkpoint), query, list(names))
+    }
     keys = {}
     for name in names:
+        cursor, epoch = cursors.get(name, ("", None))
         try:
-            keys[name] = feed_cursor.decode(cursors.get(name) or None, epoch)
+            # A log without an epoch yet has no cursors of it either: store.current_epoch records one.
+            keys[name] = feed_cursor.decode(cursor, epoch or store.current_epoch()) if cursor else START
         except (InvalidCursor, CursorExpired):
             keys[name] = START
     return keys

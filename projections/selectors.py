@@ -1,4 +1,6 @@
-"""Reads of the read models, for the API's queries: typed functions returning plain data.
+"""Reads of the read models, for the API's queries: typed functions returning plain data,
+rows shaped as the answer (each field under its answer's name, in its answer's order), each
+page or entity in one query.
 
 Lists page by keyset: each has one stable order, and a page continues after the sort key
 of the last row of the one before (``Page.after``), never at an offset, so rows written
@@ -9,16 +11,20 @@ strings; the caller keeps it opaque (the API signs it into a cursor).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db import connection, connections, router
+from django.db.models import Field, Model
 from django.utils.dateparse import parse_datetime
 
-from .models import CustomerSummary, OrderSummary, ProductStock
+from eventstore import sql
+
+from .models import CustomerSummary, CustomerValue, OrderSummary, OrderSummaryLine, ProductStock
 
 T = TypeVar("T")
 # A sort key, as strings: (name, id), (sku, id) or (created_at, id).
@@ -42,8 +48,7 @@ class Page(Generic[T]):
     after: Key | None
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(TypedDict):
     id: UUID
     sku: str
     name: str
@@ -56,8 +61,7 @@ class Product:
     version: int
 
 
-@dataclass(frozen=True)
-class Customer:
+class Customer(TypedDict):
     id: UUID
     name: str
     email: str
@@ -69,8 +73,7 @@ class Customer:
     version: int
 
 
-@dataclass(frozen=True)
-class OrderLine:
+class OrderLine(TypedDict):
     product_id: UUID
     sku: str
     quantity: int
@@ -78,8 +81,7 @@ class OrderLine:
     line_total: Decimal
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(TypedDict):
     id: UUID
     number: str
     customer_id: UUID
@@ -97,72 +99,91 @@ class Order:
     version: int
 
 
+ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "country")
+
+
 # --- Products: by SKU ---------------------------------------------------------------------
 
 
 def product_get(*, product_id: UUID) -> Product | None:
-    row = ProductStock.objects.filter(id=product_id).first()
-    return _product(row) if row is not None else None
+    found = _products("WHERE id = %s", [(_field(ProductStock, "id"), product_id)], limit=1)
+    return found[0] if found else None
 
 
 def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
-    rows = ProductStock.objects.order_by("sku", "id")
+    where, params = "", []
     if after is not None:
         sku, id = _parts(after, str, UUID)
-        rows = rows.filter(Q(sku__gte=sku) & (Q(sku__gt=sku) | Q(id__gt=id)))
-    return _page(rows, limit, _product, lambda row: [row.sku, str(row.id)])
+        where = "WHERE sku >= %s AND (sku > %s OR id > %s)"
+        params = [(_field(ProductStock, "sku"), sku)] * 2 + [(_field(ProductStock, "id"), id)]
+    return _page(_products(where, params, limit=limit + 1), limit, lambda row: [row["sku"], str(row["id"])])
 
 
-def _product(row: ProductStock) -> Product:
-    return Product(
-        row.id,
-        row.sku,
-        row.name,
-        row.price,
-        row.currency,
-        row.on_hand,
-        row.reserved,
-        row.available,
-        row.discontinued,
-        row.version,
-    )
+def _products(where: str, params: list[Param], *, limit: int) -> list[Product]:
+    columns = _Columns(("p", ProductStock, tuple(Product.__annotations__)))
+    query = f"SELECT {columns} FROM {_table(ProductStock)} p {where} ORDER BY p.sku, p.id LIMIT %s"
+    return [
+        dict(zip(columns.names, row, strict=True))
+        for row in _read(ProductStock, query, [*params, (None, limit)], columns)
+    ]  # type: ignore[misc]
 
 
 # --- Customers: by name, then id -------------------------------------------------------------
 
 
 def customer_get(*, customer_id: UUID) -> Customer | None:
-    row = CustomerSummary.objects.prefetch_related("values").filter(id=customer_id).first()
-    return _customer(row) if row is not None else None
+    found = _customers("WHERE id = %s", [(_field(CustomerSummary, "id"), customer_id)], limit=1)
+    return found[0] if found else None
 
 
 def customer_list(*, after: Key | None = None, limit: int) -> Page[Customer]:
-    rows = CustomerSummary.objects.prefetch_related("values").order_by("name", "id")
+    where, params = "", []
     if after is not None:
         name, id = _parts(after, str, UUID)
-        rows = rows.filter(Q(name__gte=name) & (Q(name__gt=name) | Q(id__gt=id)))
-    return _page(rows, limit, _customer, lambda row: [row.name, str(row.id)])
+        where = "WHERE name >= %s AND (name > %s OR id > %s)"
+        params = [(_field(CustomerSummary, "name"), name)] * 2 + [(_field(CustomerSummary, "id"), id)]
+    return _page(_customers(where, params, limit=limit + 1), limit, lambda row: [row["name"], str(row["id"])])
 
 
-def _customer(row: CustomerSummary) -> Customer:
-    values = list(row.values.all())
-    return Customer(
-        row.id,
-        row.name,
-        row.email,
-        row.shipping_address,
-        sum(value.orders for value in values),
-        {value.currency: value.lifetime_value for value in values},
-        row.version,
+def _customers(where: str, params: list[Param], *, limit: int) -> list[Customer]:
+    """The customers ``where`` says, by name then id, at most ``limit``, each with their
+    figures per currency (by currency): one query."""
+    columns = _Columns(
+        ("c", CustomerSummary, ("id", "name", "email", "shipping_address", "version")),
+        ("v", CustomerValue, ("currency", "orders", "lifetime_value")),
     )
+    query = (
+        f"SELECT {columns} FROM (SELECT * FROM {_table(CustomerSummary)} {where} ORDER BY name, id LIMIT %s) c "
+        f"LEFT JOIN {_table(CustomerValue)} v ON v.customer_id = c.id ORDER BY c.name, c.id, v.currency"
+    )
+    customers: list[Customer] = []
+    for id, name, email, address, version, currency, orders, value in _read(
+        CustomerSummary, query, [*params, (None, limit)], columns
+    ):
+        if not customers or customers[-1]["id"] != id:
+            customers.append(
+                Customer(
+                    id=id,
+                    name=name,
+                    email=email,
+                    shipping_address=_address(address),
+                    order_count=0,
+                    lifetime_value={},
+                    version=version,
+                )
+            )
+        if currency is not None:
+            customers[-1]["order_count"] += orders
+            customers[-1]["lifetime_value"][currency] = value
+    return customers
 
 
 # --- Orders: newest first (created, then id) ------------------------------------------------
 
 
 def order_get(*, order_id: UUID) -> Order | None:
-    row = OrderSummary.objects.prefetch_related("lines").filter(id=order_id).first()
-    return _order(row) if row is not None else None
+    found = _orders("WHERE id = %s", [(_field(OrderSummary, "id"), order_id)], limit=1)
+    return found[0] if found else None
 
 
 def order_list(
@@ -176,55 +197,105 @@ def order_list(
 ) -> Page[Order]:
     """Orders newest first; ``placed_after`` is inclusive, ``placed_before`` exclusive, and
     either leaves out drafts (never placed)."""
-    rows = OrderSummary.objects.prefetch_related("lines").order_by("-created_at", "-id")
-    if status is not None:
-        rows = rows.filter(status=status)
-    if customer_id is not None:
-        rows = rows.filter(customer_id=customer_id)
-    if placed_after is not None:
-        rows = rows.filter(placed_at__gte=placed_after)
-    if placed_before is not None:
-        rows = rows.filter(placed_at__lt=placed_before)
+    conditions, params = [], []
+    field = functools.partial(_field, OrderSummary)
+    for condition, value, name in (
+        ("status = %s", status, "status"),
+        ("customer_id = %s", customer_id, "customer_id"),
+        ("placed_at >= %s", placed_after, "placed_at"),
+        ("placed_at < %s", placed_before, "placed_at"),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append((field(name), value))
     if after is not None:
         created_at, id = _parts(after, _datetime, UUID)
-        rows = rows.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(id__lt=id)))
-    return _page(rows, limit, _order, lambda row: [row.created_at.isoformat(), str(row.id)])
+        conditions.append("created_at <= %s AND (created_at < %s OR id < %s)")
+        params += [(field("created_at"), created_at)] * 2 + [(field("id"), id)]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    found = _orders(where, params, limit=limit + 1)
+    return _page(found, limit, lambda row: [row["created_at"].isoformat(), str(row["id"])])
 
 
-def _order(row: OrderSummary) -> Order:
-    lines = [
-        OrderLine(line.product_id, line.sku, line.quantity, line.unit_price, line.line_total)
-        for line in row.lines.all()
-    ]
-    return Order(
-        row.id,
-        row.number,
-        row.customer_id,
-        row.status,
-        row.currency,
-        row.total,
-        row.amount_paid,
-        row.amount_refunded,
-        row.shipping_address,
-        row.created_at,
-        row.placed_at,
-        row.paid_at,
-        row.shipped_at,
-        lines,
-        row.version,
+def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
+    """The orders ``where`` says, newest first, at most ``limit``, each with its lines in
+    the order they were added: one query."""
+    order_fields = tuple(name for name in Order.__annotations__ if name != "lines")
+    line_fields = tuple(OrderLine.__annotations__)
+    columns = _Columns(("o", OrderSummary, order_fields), ("l", OrderSummaryLine, line_fields))
+    query = (
+        f"SELECT {columns} FROM (SELECT * FROM {_table(OrderSummary)} {where} "
+        "ORDER BY created_at DESC, id DESC LIMIT %s) o "
+        f"LEFT JOIN {_table(OrderSummaryLine)} l ON l.order_id = o.id "
+        "ORDER BY o.created_at DESC, o.id DESC, l.added_in_version"
     )
+    orders: list[Order] = []
+    split = len(order_fields)
+    for row in _read(OrderSummary, query, [*params, (None, limit)], columns):
+        if not orders or orders[-1]["id"] != row[0]:
+            order = dict(zip(order_fields, row[:split], strict=True))
+            order["shipping_address"] = _address(order["shipping_address"])
+            version = order.pop("version")
+            orders.append({**order, "lines": [], "version": version})  # type: ignore[typeddict-item]
+        if row[split] is not None:
+            orders[-1]["lines"].append(dict(zip(line_fields, row[split:], strict=True)))  # type: ignore[arg-type]
+    return orders
+
+
+# --- Reading written-out SQL ----------------------------------------------------------------
+# A read is one query written out (``eventstore.sql``): compiling these through the ORM took
+# longer than the database took to answer them. The values go in and come out as the ORM's
+# would.
+
+# A parameter and the field that prepares it for the database (None: as it is).
+Param = tuple[Field | None, Any]
+
+
+class _Columns:
+    """The columns a read selects: (table alias, model, field names) for each table."""
+
+    def __init__(self, *tables: tuple[str, type[Model], tuple[str, ...]]) -> None:
+        self.selected = [(alias, model._meta.get_field(name)) for alias, model, names in tables for name in names]
+        self.names = [field.name for _, field in self.selected]
+
+    def __str__(self) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(field.column)}" for alias, field in self.selected)
+
+
+def _read(model: type[Model], query: str, params: list[Param], columns: _Columns) -> list[list[Any]]:
+    """The rows of ``query``, each value converted as the ORM converts its field's, from the
+    database the ORM would read ``model`` from (a replica's for a query, see config.routers)."""
+    using = router.db_for_read(model)
+    db = connections[using]
+    found = sql.rows(using, query, [field.get_db_prep_value(v, db) if field else v for field, v in params])
+    return sql.converted(using, [field for _, field in columns.selected], found)
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _field(model: type[Model], name: str) -> Field:
+    return model._meta.get_field(name)  # type: ignore[return-value]
+
+
+def _address(stored: dict[str, str] | None) -> dict[str, str] | None:
+    """An address as answered: its fields in their order (a JSON column keeps its own)."""
+    if stored is None:
+        return None
+    return {field: stored.get(field, "") for field in ADDRESS_FIELDS}
 
 
 # --- Keyset paging ------------------------------------------------------------------------
 
 
-def _page(rows: QuerySet[Any], limit: int, build: Any, key_of: Any) -> Page[Any]:
-    """One page of ``rows`` (ordered by their key): ``limit`` items, and the key of the
-    last if one more row follows."""
-    found = list(rows[: limit + 1])
+def _page(found: list[T], limit: int, key_of: Callable[[T], Key]) -> Page[T]:
+    """One page of ``found`` (at most ``limit`` + 1 items, ordered by their key): ``limit``
+    items, and the key of the last if one more followed."""
     more = len(found) > limit
     found = found[:limit]
-    return Page([build(row) for row in found], key_of(found[-1]) if more else None)
+    return Page(found, key_of(found[-1]) if more else None)
 
 
 def _parts(key: Sequence[str], *types: Any) -> tuple[Any, ...]:

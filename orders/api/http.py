@@ -1,15 +1,18 @@
 """The HTTP around the API's JSON: the body parser, the request headers a command reads
 (If-Match, Idempotency-Key, X-Request-ID) and a query reads (If-None-Match), ETags, list
-cursors and ``next`` links."""
+cursors and ``next`` links, and the queries' JSON answers."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final
 
+import orjson
 from django.core import signing
+from django.http import HttpResponse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -112,3 +115,24 @@ def next_link(request: Request, **params: object) -> str:
     for name, value in params.items():
         url = replace_query_param(url, name, value)
     return url
+
+
+_CENTS: Final = Decimal("0.01")
+
+
+def _amount(value: Any) -> str:
+    """An amount as the schema's money fields give it: a string with two decimals."""
+    if isinstance(value, Decimal):
+        return format(value.quantize(_CENTS), "f")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_answer(data: Any, *, headers: Mapping[str, str]) -> HttpResponse:
+    """``data`` (plain dicts and lists of str, int, bool, None, UUID, UTC datetimes and
+    amounts) as the bytes DRF's JSON renderer would give for it through the serializers,
+    without their per-field cost: compact, UTF-8, times in ISO 8601 with ``Z``, and U+2028
+    and U+2029 escaped (so the answer is valid JavaScript too, as DRF's)."""
+    body = orjson.dumps(data, default=_amount, option=orjson.OPT_UTC_Z)
+    if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
+        body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+    return HttpResponse(body, content_type="application/json", headers=headers)

@@ -1,5 +1,6 @@
 """``manage.py benchmark`` workloads of the REST API, measured through gunicorn over HTTP:
-commands (``api_command_rps``), queries of the read models (``api_query_rps``) and
+commands (``api_command_rps``), queries of the read models (``api_query_rps``), the same
+queries answered by bare Django views (``api_query_floor_rps``, see ``floor_urls``) and
 inclusion proofs on a log of 100,000 sealed events (``proof_p95_ms``).
 
 The server runs against the throwaway benchmark database, as production would: gunicorn's
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
 
-from eventstore.benchmark import BARRIER_TIMEOUT, log, sealed_log, workload
+from eventstore.benchmark import BARRIER_TIMEOUT, analyze, log, sealed_log, workload
 from eventstore.models import Event, Leaf
 from orders import bus
 from orders.context import CommandContext
@@ -61,12 +62,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _server_environment() -> dict[str, str]:
-    """This process's settings, pointed at the benchmark database as this process's role,
-    without ``DATABASE_OWNER_URL`` (a production web process refuses to start with it)."""
+def _server_environment(settings_module: str) -> dict[str, str]:
+    """This process's settings (``settings_module``), pointed at the benchmark database as
+    this process's role, without ``DATABASE_OWNER_URL`` (a production web process refuses
+    to start with it)."""
     database = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_OWNER_URL"}
     env |= {"DEBUG": "0", "API_THROTTLE_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"}
+    env["DJANGO_SETTINGS_MODULE"] = settings_module
     if connection.vendor == "postgresql":
         credentials = quote(database["USER"]) + (f":{quote(database['PASSWORD'])}" if database["PASSWORD"] else "")
         env["DATABASE_URL"] = f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
@@ -77,9 +80,12 @@ def _server_environment() -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(*options: str, output: IO[bytes] | None = None, **environment: str) -> Iterator[int]:
+def gunicorn(
+    *options: str, output: IO[bytes] | None = None, settings_module: str = "config.settings", **environment: str
+) -> Iterator[int]:
     """A gunicorn serving the API on a free port of 127.0.0.1, stopped afterwards; yields
-    the port. ``options`` replace the benchmark's command-line options and ``environment``
+    the port. ``options`` replace the benchmark's command-line options, ``settings_module``
+    is the Django settings it runs (the floor's mounts its bare views) and ``environment``
     adds to its settings (the load test runs the production configuration file); with
     ``output``, the server's output and errors go there."""
     port = _free_port()
@@ -90,7 +96,7 @@ def gunicorn(*options: str, output: IO[bytes] | None = None, **environment: str)
             *("--bind", f"127.0.0.1:{port}"),
         ],
         cwd=Path(settings.BASE_DIR),
-        env=_server_environment() | environment,
+        env=_server_environment(settings_module) | environment,
         # Not onto the command's output, whose last line is the JSON of figures.
         stdout=output or subprocess.DEVNULL,
         stderr=output,
@@ -114,6 +120,13 @@ def _wait_until_serving(port: int, server: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not start serving within 30 s")
+
+
+def _token(state: dict[str, Any]) -> str:
+    """The benchmark's one Operator token, made on first use (one user for the run)."""
+    if "api_token" not in state:
+        state["api_token"] = operator_token()
+    return state["api_token"]
 
 
 def operator_token(name: str = "benchmark") -> str:
@@ -190,7 +203,7 @@ def _elapsed(clients: list[_Client]) -> float:
 @workload("api_command_rps")
 def api_command_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 receive-stock commands over HTTP, each appending one event."""
-    token = state.setdefault("api_token", operator_token())
+    token = _token(state)
     body = json.dumps({"quantity": 1})
     with gunicorn() as port:
         clients = [
@@ -206,14 +219,27 @@ def api_command_rps(state: dict[str, Any]) -> float:
 def api_query_rps(state: dict[str, Any]) -> float:
     """4 clients x 300 GETs of the read models over HTTP: in turn a page of products, a
     product, a page of orders, an order, a page of customers, a customer."""
-    token = state.setdefault("api_token", operator_token())
+    return _queries(state, "api_query_rps", "config.settings")
+
+
+@workload("api_query_floor_rps")
+def api_query_floor_rps(state: dict[str, Any]) -> float:
+    """What ``api_query_rps`` would reach if the API cost nothing beyond reading its rows:
+    its requests, clients and gunicorn, answered by bare views (``floor_urls``) that read the
+    same rows with ``.values()`` and answer with ``JsonResponse``."""
+    return _queries(state, "api_query_floor_rps", "config.benchmark_settings")
+
+
+def _queries(state: dict[str, Any], name: str, settings_module: str) -> float:
+    token = _token(state)
     if "query_shop" not in state:
         state["query_shop"] = _query_shop()
     shop = state["query_shop"]
-    with gunicorn() as port:
+    analyze()  # the commands' workload may have just added thousands of events
+    with gunicorn(settings_module=settings_module) as port:
         clients = [_Client(port, token, _query_requests(shop, offset=i)) for i in range(CLIENTS)]
         elapsed = _elapsed(clients)
-    log(f"api_query_rps: {CLIENTS * REQUESTS_EACH} queries in {elapsed:.2f} s")
+    log(f"{name}: {CLIENTS * REQUESTS_EACH} queries in {elapsed:.2f} s")
     return CLIENTS * REQUESTS_EACH / elapsed
 
 
@@ -261,7 +287,7 @@ def proof_p95_ms(state: dict[str, Any]) -> float:
     events, against the newest seal of a log of at least 100,000 sealed events. Each client's
     20 warm-up requests (other events) fill its gunicorn worker's cached block roots, which
     a long-running process has filled long since."""
-    token = state.setdefault("api_token", operator_token())
+    token = _token(state)
     tree_size = sealed_log(state, PROOF_LOG_EVENTS)
     events = _sealed_events(tree_size, CLIENTS * (WARM_UP_EACH + REQUESTS_EACH))
     each = len(events) // CLIENTS

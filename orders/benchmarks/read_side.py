@@ -15,11 +15,10 @@ from typing import Any
 from uuid import UUID
 
 from celery import current_app
-from django.db import connection
 from django.test.utils import override_settings
 
 from eventstore import store
-from eventstore.benchmark import Skipped, log, workload
+from eventstore.benchmark import Skipped, analyze, log, workload
 from eventstore.records import utcnow
 from orders.domain import OrderStatus
 from orders.history_builder import Shop
@@ -55,20 +54,12 @@ def rebuild_all(state: dict[str, Any]) -> float:
     if "history" not in state:
         with override_settings(PROJECTIONS_WAKE_ON_COMMIT=False):  # only the rebuild is measured
             state["history"] = write_history(HISTORY_EVENTS)
-        _analyze()
+        analyze("chronicle_event")  # else the filtered feed may sort every remaining event for each page
     event_types = sorted({t for cls in _projections() for t in cls.event_types})
     events = store.feed_backlog(None, event_types=event_types, limit=2**62).count
     started = perf_counter()
     rebuild(_projections())
     return events / (perf_counter() - started)
-
-
-def _analyze() -> None:
-    """Give the planner the statistics autovacuum would gather after such a load: without
-    them it may read the filtered feed by sorting every remaining event for each page."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE chronicle_event")
 
 
 def write_history(at_least: int, *, customers: int = 1500, products: int = 300, stock: int = 50) -> int:

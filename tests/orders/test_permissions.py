@@ -6,7 +6,8 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
 
 from eventstore.models import Event
 from orders import bus
@@ -15,7 +16,8 @@ from orders.domain import Address, Money
 from orders.domain.commands import ALL_COMMANDS, ReceiveStock
 from orders.errors import NotFound, NotPermitted
 from orders.models import command_codename
-from orders.permissions import AUDITORS, OPERATORS
+from orders.permissions import AUDITORS, OPERATORS, PermissionsBackend
+from orders.tokens import token_authenticate, token_issue
 from tests.factories import address, member_of, product
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,3 +76,36 @@ def test_operators_and_superusers_may_issue_commands_others_may_not():
         with pytest.raises(NotPermitted):
             bus.dispatch(ReceiveStock(pid, 1), context(user))
     assert Event.objects.filter(stream_id=pid).count() == 2
+
+
+def test_a_users_permissions_are_djangos_read_in_one_query_once_a_request(django_assert_num_queries):
+    """Their own and their groups', as Django's model backend has them; superusers all,
+    inactive users none; one query, then kept on the user (one per request)."""
+    direct = member_of(AUDITORS)
+    direct.user_permissions.add(Permission.objects.get(codename=command_codename(ReceiveStock)))
+    superuser = User.objects.create_superuser(f"root-{uuid4().hex[:6]}")
+    inactive = member_of(OPERATORS)
+    inactive.is_active = False
+    inactive.save()
+    users = [direct, member_of(OPERATORS), member_of(None), superuser, inactive]
+    for user in users:
+        user = User.objects.get(pk=user.pk)
+        with django_assert_num_queries(1 if user.is_active else 0):
+            ours = PermissionsBackend().get_all_permissions(user)
+            again = PermissionsBackend().get_all_permissions(user)
+        assert ours == again == ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+    assert f"orders.{command_codename(ReceiveStock)}" in PermissionsBackend().get_all_permissions(direct)
+
+
+def test_a_tokens_lookup_brings_its_users_permissions_along(django_assert_num_queries):
+    """The API's permission checks then need no query of their own."""
+    direct = member_of(AUDITORS)
+    direct.user_permissions.add(Permission.objects.get(codename=command_codename(ReceiveStock)))
+    superuser = User.objects.create_superuser(f"root-{uuid4().hex[:6]}")
+    for user in (direct, member_of(OPERATORS), member_of(None), superuser):
+        secret = token_issue(user=user)[1]
+        token_authenticate(secret)  # the first use of the minute notes it
+        token = token_authenticate(secret)
+        expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+        with django_assert_num_queries(0 if not user.is_superuser else 1):
+            assert token.user.get_all_permissions() == expected
