@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from django.conf import settings
-
 from django.db import connection, router
 
 from eventstore import cursor as feed_cursor
