@@ -45,6 +45,7 @@ connections and lock timeouts (``OperationalError``) only interrupt a run.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar, overload
@@ -174,15 +175,23 @@ class Projection(Subscriber):
         not fetched here is fetched on its own when a handler asks for it."""
 
     def apply(self, events: Sequence[RecordedEvent]) -> None:
-        """Fold ``events`` into the rows in memory (nothing is written until ``flush``)."""
+        """Fold ``events`` into the rows in memory (nothing is written until ``flush``).
+
+        Like ``handle`` for each event, with the handlers looked up once per call and the
+        correlation id bound once per run of events that share it (the events of one
+        command): a rebuild calls tens of thousands of handlers a second, and binding
+        context variables for each cost a third of their time."""
         self.prefetch(events)
-        for event in events:
-            try:
-                self.handle(event)
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception as error:
-                raise SubscriberFailed(event, error) from error
+        handlers = {event_type: getattr(self, name) for event_type, name in self._handlers.items()}
+        for correlation_id, run in itertools.groupby(events, _correlation_id):
+            with bound(correlation_id=correlation_id):
+                for event in run:
+                    try:
+                        handlers[event.event_type](event)
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as error:
+                        raise SubscriberFailed(event, error) from error
 
     def flush(self) -> None:
         """Write every row in memory back to its table and forget them."""
@@ -203,6 +212,10 @@ class Projection(Subscriber):
     @property
     def rows_in_memory(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
+
+
+def _correlation_id(event: RecordedEvent) -> str | None:
+    return event.metadata.get("correlation_id")
 
 
 def all_subscribers() -> dict[str, type[Subscriber]]:
