@@ -71,8 +71,14 @@ class Rebuilt:
 class _Replayed:
     """What a projection's shadow tables hold: the events folded in, the last one's position."""
 
+    shadow: ShadowTables
     events: int = 0
     last_position: int = 0
+
+    def flush(self, projection: Projection) -> None:
+        """Write the rows in memory; the first time, index the tables after loading them."""
+        projection.flush()
+        self.shadow.index()
 
 
 def rebuild(
@@ -97,7 +103,7 @@ def rebuild(
             stack.callback(shadow.drop)  # gone after a swap; left behind only by a failure
             shadow.create()
         projections = [cls(tables=shadows[cls].names, empty=True) for cls in classes]
-        replayed = {projection: _Replayed() for projection in projections}
+        replayed = {projection: _Replayed(shadows[type(projection)]) for projection in projections}
         cursor = _replay(projections, replayed, None, page_size, progress)
         return [
             _swap(projection, shadows[type(projection)], cursor, replayed[projection]) for projection in projections
@@ -133,7 +139,7 @@ def _replay(
         if page.caught_up:
             break
     for projection in projections:
-        projection.flush()
+        replayed[projection].flush(projection)
     return cursor
 
 
@@ -146,7 +152,7 @@ def _fold(projection: Projection, events: Sequence[RecordedEvent], replayed: _Re
     replayed.events += len(mine)
     replayed.last_position = mine[-1].position
     if projection.rows_in_memory > MAX_ROWS_IN_MEMORY:
-        projection.flush()
+        replayed.flush(projection)
 
 
 def _swap(projection: Projection, shadow: ShadowTables, cursor: str, replayed: _Replayed) -> Rebuilt:

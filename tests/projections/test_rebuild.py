@@ -100,6 +100,25 @@ def test_the_swapped_tables_have_exactly_the_schema_the_migrations_made(story):
     assert not [name for name in connection.introspection.table_names() if name.endswith("__rebuild")]
 
 
+def test_rows_written_before_the_end_of_the_replay_are_updated_in_place(story, monkeypatch):
+    before = snapshot()
+    monkeypatch.setattr(rebuilding, "MAX_ROWS_IN_MEMORY", 1)  # a flush after nearly every page
+    rebuild(projections(), page_size=5)
+    assert snapshot() == before
+
+
+@pytest.mark.postgres
+def test_the_shadow_tables_are_indexed_after_their_first_rows_are_loaded(story):
+    def shadow_indexes() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename LIKE %s", ["%\\_\\_rebuild"])
+            return cursor.fetchone()[0]
+
+    while_loading = []
+    rebuild(projections(), progress=lambda done, total: while_loading.append(shadow_indexes()), page_size=5)
+    assert len(while_loading) > 10 and set(while_loading) == {0}
+
+
 def test_a_handler_that_fails_stops_the_rebuild_and_leaves_the_read_models_alone(story, monkeypatch):
     before = snapshot()
 
