@@ -61,9 +61,11 @@ class Rows(Generic[M]):
         return row
 
     def __getitem__(self, key: Hashable) -> M:
-        row = self.get(key)
+        row = self._rows.get(key)  # most often in memory: spare the call to ``get``
         if row is None:
-            raise KeyError(f"no {self.model.__name__} {key}")
+            row = self.get(key)
+            if row is None:
+                raise KeyError(f"no {self.model.__name__} {key}")
         return row
 
     def new(self, **values: Any) -> M:
@@ -72,11 +74,12 @@ class Rows(Generic[M]):
         rebuild makes tens of thousands of rows."""
         if not values.keys() <= self._defaults.keys():
             raise TypeError(f"{self.model.__name__} has no field {', '.join(values.keys() - self._defaults.keys())}")
-        fields = {**self._defaults, **values}
+        row = _instance(self.model, self._defaults)
+        fields = row.__dict__
+        fields.update(values)
         for name, make in self._default_factories:
             if name not in values:
                 fields[name] = make()
-        row = _instance(self.model, fields)
         key = fields[self._pk]
         self._rows[key] = row
         self._absent.discard(key)
