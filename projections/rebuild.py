@@ -33,6 +33,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from eventstore import store
+from eventstore.recorders import collector_paused
 from eventstore.records import RecordedEvent
 
 from . import locks
@@ -123,23 +124,29 @@ def _replay(
     progress: Progress | None = None,
 ) -> str:
     """Fold every event after ``cursor`` into the projections and write them; returns the
-    cursor they are at."""
+    cursor they are at.
+
+    Python's cycle collector is paused meanwhile: the rows in memory (up to
+    MAX_ROWS_IN_MEMORY model instances and their values) form no cycles, yet every full
+    collection scans them all, and the replay makes enough objects to trigger many (paused
+    only while a page is folded, it still took a tenth of the time)."""
     event_types = sorted({event_type for projection in projections for event_type in projection.event_types})
     total = store.feed_backlog(cursor, event_types=event_types, limit=2**62).count if progress else 0
     done = 0
     if progress:
         progress(done, total)
-    while True:
-        page = store.read_feed(cursor, limit=page_size, event_types=event_types)
+    with collector_paused():
+        while True:
+            page = store.read_feed(cursor, limit=page_size, event_types=event_types)
+            for projection in projections:
+                _fold(projection, page.events, replayed[projection])
+            cursor, done = page.next_cursor, done + len(page.events)
+            if progress:
+                progress(done, total)
+            if page.caught_up:
+                break
         for projection in projections:
-            _fold(projection, page.events, replayed[projection])
-        cursor, done = page.next_cursor, done + len(page.events)
-        if progress:
-            progress(done, total)
-        if page.caught_up:
-            break
-    for projection in projections:
-        replayed[projection].flush(projection)
+            replayed[projection].flush(projection)
     return cursor
 
 
