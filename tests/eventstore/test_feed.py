@@ -240,3 +240,19 @@ def test_an_append_that_would_precede_its_predecessor_in_the_feed_is_refused():
     store.append("order", stream, [new_event()], expected_version=1, metadata=META)  # the retry
     events, _ = follow()
     assert [e.version for e in events if e.stream_id == stream] == [1, 2]
+
+
+@pytest.mark.postgres(reason="prepared statements and their generic plans are PostgreSQL's")
+def test_the_covered_position_is_planned_with_its_values_every_time():
+    """A generic plan of this query walks the primary key past every event of the log; the
+    API asks it on every query, so it must never become a prepared statement."""
+    from django.db import connection
+
+    append_stream(count=3)
+    horizon_passed()
+    head = store.committed_key()
+    answers = {store.covered_position(head) for _ in range(10)}
+    assert answers == {Event.objects.order_by("-position").values_list("position", flat=True)[0]}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%min(position) - 1%%'")
+        assert cursor.fetchone() == (0,)
