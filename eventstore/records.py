@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
-from uuid import UUID, uuid4
+from uuid import UUID
 
 # Expected versions for append(): a stream that must not exist yet, or whatever it is at.
 NO_STREAM: Final = 0
@@ -22,6 +24,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def new_event_id() -> UUID:
+    """A UUIDv7 (RFC 9562 section 5.7): the Unix time in milliseconds, then 74 random bits.
+
+    Ids made one after another sort one after another, so appending puts each into the
+    event-id index beside the last rather than on a random page: fewer index pages
+    written (and logged) per commit than with random version 4 ids.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10))
+    return UUID(int=value & ~(0xF << 76 | 0x3 << 62) | 0x7 << 76 | 0x2 << 62)
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event to append. Its id and business time are fixed when it is made, so appending
@@ -30,7 +43,7 @@ class NewEvent:
     event_type: str
     data: Mapping[str, Any]
     schema_version: int = 1
-    event_id: UUID = field(default_factory=uuid4)
+    event_id: UUID = field(default_factory=new_event_id)
     occurred_at: dt.datetime = field(default_factory=utcnow)
     # Merged over the metadata given to append(), e.g. a per-event causation_id.
     metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -38,7 +38,7 @@ def parse_datetime(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
-def _check_text(value: str) -> str:
+def check_text(value: str) -> str:
     if "\x00" in value:
         raise InvalidEvent("text may not contain NUL characters")
     if not value.isascii():
@@ -60,24 +60,27 @@ def _check_int(value: int) -> int:
 def _check_key(key: Any) -> str:
     if type(key) is not str:
         raise InvalidEvent(f"object keys must be strings, not {type(key).__name__}")
-    return _check_text(key)
+    return check_text(key)
 
 
 def to_json_value(value: Any) -> JSONValue:
     """Normalise a payload to JSON's exact types, refusing what cannot round-trip."""
-    kind = type(value)  # exact types first: this runs on every append
+    kind = type(value)  # exact types and plain ASCII inline first: this runs on every append
     if kind is str:
-        return _check_text(value)
+        return value if value.isascii() and "\x00" not in value else check_text(value)
     if kind is int:
         return _check_int(value)
     if value is None or kind is bool:
         return value
     if kind is dict:
-        return {_check_key(key): to_json_value(item) for key, item in value.items()}
+        return {
+            key if type(key) is str and key.isascii() and "\x00" not in key else _check_key(key): to_json_value(item)
+            for key, item in value.items()
+        }
     if kind is list:
         return [to_json_value(item) for item in value]
     if isinstance(value, str):
-        return _check_text(str(value))
+        return check_text(str(value))
     if isinstance(value, enum.Enum):
         return to_json_value(value.value)
     if isinstance(value, int):

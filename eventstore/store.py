@@ -60,12 +60,13 @@ from .records import (
     RecordedEvent,
     StoredSnapshot,
 )
-from .serialization import canonical_json, format_datetime, to_json_value
+from .serialization import canonical_json, check_text, format_datetime, to_json_value
 from .signing import current_key, event_hash
 
 # Sent inside the appending transaction, after the events are written; receivers that
-# act on them (waking the projections) defer their work with transaction.on_commit.
-events_appended = Signal()
+# act on them (waking the projections) defer their work with transaction.on_commit. Its
+# receivers are cached (every append sends it, always with ``append`` as the sender).
+events_appended = Signal(use_caching=True)
 
 MAX_EVENTS_PER_APPEND = 1000
 MAX_FEED_PAGE = 1000
@@ -115,9 +116,11 @@ def _metadata(given: Mapping[str, Any]) -> dict[str, Any]:
         value = meta[key]
         if isinstance(value, UUID):
             meta[key] = str(value)
-        elif value is not None and not isinstance(value, str):
+        elif isinstance(value, str):
+            meta[key] = check_text(str(value))
+        elif value is not None:
             raise InvalidEvent(f"metadata {key} must be a string")
-    return to_json_value(meta)  # type: ignore[return-value]
+    return meta
 
 
 def _check_event(event: NewEvent) -> None:
@@ -241,7 +244,7 @@ def append(
             for event, row, (position, version, recorded_at, transaction_id) in zip(events, rows, inserted, strict=True)
         ]
         last = rows[-1]
-        transaction.on_commit(functools.partial(_heads.put, stream_id, last.version, last.hash), using=using)
+        recorder.connection.on_commit(functools.partial(_heads.put, stream_id, last.version, last.hash))
         events_appended.send(sender=append, events=recorded, using=using)
         return recorded
     raise _conflict(recorder, stream_id, expected_version)
