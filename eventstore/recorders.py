@@ -291,35 +291,42 @@ class PostgresRecorder(Recorder):
     # The event chained to must exist with that hash and type, and come before this
     # transaction in feed order (see store.TransactionOrderConflict).
     _GUARD = (
-        "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = %s AND p.version = %s "
-        "AND p.hash = %s AND p.stream_type = %s "
+        "WHERE EXISTS (SELECT 1 FROM chronicle_event p WHERE p.stream_id = ${} AND p.version = ${} "
+        "AND p.hash = ${} AND p.stream_type = ${} "
         "AND p.transaction_id <= pg_current_xact_id()::text::bigint) "
     )
-    _ROW = "(%s::uuid, %s, %s::uuid, %s::int, %s, %s::int, %s::jsonb, %s::jsonb, %s::timestamptz, %s, %s)"
+    _ROW = "(${}::uuid, ${}, ${}::uuid, ${}::int, ${}, ${}::int, ${}::jsonb, ${}::jsonb, ${}::timestamptz, ${}, ${})"
 
-    @functools.cache  # noqa: B019 -- one recorder per engine, kept for the process's life
-    def _insert_sql(self, count: int, guarded: bool) -> str:
-        values = ", ".join([self._ROW] * count)
+    @staticmethod
+    @functools.cache
+    def _insert_sql(count: int, guarded: bool) -> str:
+        """The insert of ``count`` events, written with PostgreSQL's own ``$n`` placeholders
+        for the raw cursor: psycopg parses and caches ``%s`` queries of at most 50 values,
+        and parsed a 10-event insert (110 values) anew on every append."""
+        values = ", ".join([PostgresRecorder._ROW] * count)
         if guarded:
-            body = f"SELECT * FROM (VALUES {values}) AS e ({INSERT_COLUMNS}) {self._GUARD}"
+            body = f"SELECT * FROM (VALUES {values}) AS e ({INSERT_COLUMNS}) {PostgresRecorder._GUARD}"
         else:
             body = f"VALUES {values} "
+        numbers = range(1, 11 * count + (4 if guarded else 0) + 1)
         return (
             f"INSERT INTO chronicle_event ({INSERT_COLUMNS}) {body}"
             "RETURNING position, version, recorded_at, transaction_id"
-        )
+        ).format(*numbers)
 
-    def _cursor(self) -> psycopg.Cursor:
-        """One server-binding cursor per connection, kept for its prepared statements and
-        the C timestamp loader (Django's own time-zone loader is pure Python)."""
+    def _cursor(self, cursor_class: type[psycopg.Cursor] = psycopg.Cursor) -> psycopg.Cursor:
+        """One server-binding cursor per connection and class, kept for its prepared
+        statements and the C timestamp loader (Django's own time-zone loader is pure Python)."""
         wrapper = self.connection
         wrapper.ensure_connection()
         raw = wrapper.connection
-        cursor = getattr(wrapper, "_chronicle_cursor", None)
-        if cursor is None or cursor.connection is not raw or cursor.closed:
-            cursor = psycopg.Cursor(raw)
+        cursors = getattr(wrapper, "_chronicle_cursors", None)
+        if cursors is None or next(iter(cursors.values())).connection is not raw:
+            cursors = wrapper._chronicle_cursors = {}
+        cursor = cursors.get(cursor_class)
+        if cursor is None or cursor.closed:
+            cursor = cursors[cursor_class] = cursor_class(raw)
             cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-            wrapper._chronicle_cursor = cursor
         return cursor
 
     def _fetchall(self, sql: str, params: Sequence[Any], *, prepare: bool = True) -> list[Any]:
@@ -349,8 +356,11 @@ class PostgresRecorder(Recorder):
         sql = self._insert_sql(len(rows), guard is not None)
         if guard is not None:
             params += (stream_id, guard.version, guard.hash, guard.stream_type)
+        cursor = self._cursor(psycopg.RawCursor)
         try:
-            result = self._fetchall(sql, params)
+            with self.connection.wrap_database_errors:
+                cursor.execute(sql, params, prepare=True)
+                result = cursor.fetchall()
         except IntegrityError as exc:
             if getattr(exc.__cause__, "sqlstate", None) == "23505":  # unique_violation
                 raise UniqueViolation(str(exc)) from exc
