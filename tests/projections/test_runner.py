@@ -5,7 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventstore.models import Event
@@ -245,3 +245,26 @@ def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_bac
     (result,) = run_threads(work, 3)[1]
     assert (result.outcome, result.events) == ("caught up", 2)
     assert sorted(ProductStock.objects.values_list("sku", flat=True)) == ["A-1", "B-1"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="asynchronous commit is PostgreSQL's")
+def test_projection_batches_commit_without_waiting_for_the_disk_and_only_they_do(monkeypatch):
+    """A batch writes only what the log can give again (read models and their checkpoint,
+    together); the setting ends with the batch's transaction, so the appends the same
+    session makes next wait for the disk as before."""
+    seen = []
+    counted = StockProjection.stock_counted
+
+    def noting(self, event):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return counted(self, event)
+
+    monkeypatch.setattr(StockProjection, "stock_counted", noting)
+    a_bit_of_everything()
+    settle()
+    assert seen and set(seen) == {"off"}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
