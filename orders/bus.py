@@ -99,7 +99,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
     authorize(context, type(command))
     if connection.in_atomic_block:
         raise RuntimeError("commands commit in a transaction of their own: do not dispatch inside atomic()")
-    key = _Key(command, context) if command.idempotency_key else None
+    key = _IdempotencyKey(command, context) if command.idempotency_key else None
     with contextlib.ExitStack() as turn:
         queued = False
         for attempt in range(MAX_ATTEMPTS):
@@ -135,7 +135,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
     raise Busy()
 
 
-class _Key:
+class _IdempotencyKey:
     """An idempotency key in its scope (actor, command name, key) with the command's
     fingerprint (its canonical JSON without the key)."""
 
