@@ -207,8 +207,8 @@ class EventAdmin(LogReaderAdmin):
         return [
             path("export.csv", view(self.export_csv), name="chronicle_export_csv"),
             path("export.jsonl", view(self.export_jsonl), name="chronicle_export_jsonl"),
-            path("history/<str:kind>/<uuid:stream_id>/", self.moved("history")),
-            path("state/<str:kind>/<uuid:stream_id>/", self.moved("state")),
+            path("history/<str:stream_type>/<uuid:stream_id>/", self.moved("history")),
+            path("state/<str:stream_type>/<uuid:stream_id>/", self.moved("state")),
             *super().get_urls(),
         ]
 
@@ -253,10 +253,10 @@ class EventAdmin(LogReaderAdmin):
     def moved(page: str) -> Callable[[HttpRequest, str, UUID], HttpResponse]:
         """The history and time-travel pages lived here once: old links answer 301."""
 
-        def redirect(request: HttpRequest, kind: str, stream_id: UUID) -> HttpResponse:
-            url = stream_page_url(kind, stream_id, page)
+        def redirect(request: HttpRequest, stream_type: str, stream_id: UUID) -> HttpResponse:
+            url = stream_page_url(stream_type, stream_id, page)
             if url is None:
-                raise Http404(f"No pages for streams of type {kind!r}.")
+                raise Http404(f"No pages for streams of type {stream_type!r}.")
             query = request.META.get("QUERY_STRING")
             return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
 

@@ -563,13 +563,3 @@ def load_snapshot(
 ) -> StoredSnapshot | None:
     """The newest snapshot of this state shape at or below ``max_version``."""
     return recorder_for(using).load_snapshot(stream_id, state_schema, max_version)
-
-
-def delete_snapshots(*, stream_id: UUID | None = None, using: str = "default") -> int:
-    from .models import Snapshot
-
-    snapshots = Snapshot.objects.using(using)
-    if stream_id is not None:
-        snapshots = snapshots.filter(stream_id=stream_id)
-    deleted, _ = snapshots.delete()
-    return deleted

@@ -33,6 +33,7 @@ from django.utils import timezone
 from eventstore import store
 from eventstore.context import bound
 from eventstore.exceptions import ConcurrencyError, TransactionOrderConflict
+from eventstore.seams import PausePoint
 from eventstore.serialization import canonical_json, to_json_value
 
 from . import metrics
@@ -48,6 +49,12 @@ from .repository import CommandResult, UnitOfWork
 MAX_ATTEMPTS = 10
 QUEUE_WAIT_MS = 5000  # how long a command that lost a race waits for its turn before Busy
 log = logging.getLogger("chronicle.commands")
+
+# Where a test opens the idempotency race: a duplicate that commits here makes the domain
+# refuse a command that in fact succeeded (see ``_IdempotencyKey.settle_refusal``).
+key_checked: PausePoint[[Command]] = PausePoint(
+    "a command's idempotency key (if any) was found unused; its handler has not loaded yet"
+)
 
 
 def _back_off(attempt: int) -> None:
@@ -99,7 +106,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
     authorize(context, type(command))
     if connection.in_atomic_block:
         raise RuntimeError("commands commit in a transaction of their own: do not dispatch inside atomic()")
-    key = _Key(command, context) if command.idempotency_key else None
+    key = _IdempotencyKey(command, context) if command.idempotency_key else None
     with contextlib.ExitStack() as turn:
         queued = False
         for attempt in range(MAX_ATTEMPTS):
@@ -110,6 +117,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
                     if key and (stored := key.lookup()):
                         metrics.IDEMPOTENT_REPLAYS.labels(type(command).__name__).inc()
                         return stored
+                    key_checked(command)
                     uow = UnitOfWork(context, command_id, command.occurred_at)
                     result = handler(command, uow)
                     if key:
@@ -135,7 +143,7 @@ def _dispatch(command: Command, context: CommandContext, command_id: UUID) -> Co
     raise Busy()
 
 
-class _Key:
+class _IdempotencyKey:
     """An idempotency key in its scope (actor, command name, key) with the command's
     fingerprint (its canonical JSON without the key)."""
 

@@ -33,10 +33,10 @@ class NotFound(CommandRefused):
     status_code = 404
     default_message = "No such record."
 
-    def __init__(self, kind: str, id: object, *, field: str | None = None) -> None:
-        message = f"There is no {kind} with id {id}."
+    def __init__(self, stream_type: str, id: object, *, field: str | None = None) -> None:
+        message = f"There is no {stream_type} with id {id}."
         super().__init__(message, fields={field: message} if field else None)
-        self.kind = kind
+        self.stream_type = stream_type
 
 
 class VersionConflict(CommandRefused):

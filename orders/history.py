@@ -38,7 +38,7 @@ class VersionOutOfRange(CommandRefused):
 
 @dataclass(frozen=True)
 class EntityState:
-    kind: str
+    stream_type: str
     id: UUID
     # 0 when the entity did not exist yet at the requested moment.
     version: int
@@ -67,26 +67,28 @@ class HistoryEntry:
         return diff(self.before, self.after)
 
 
-def _aggregate_type(kind: str) -> type[Aggregate]:
+def _aggregate_type(stream_type: str) -> type[Aggregate]:
     try:
-        return STREAM_TYPES[kind]
+        return STREAM_TYPES[stream_type]
     except KeyError:
-        raise NotFound(kind, "?") from None
+        raise NotFound(stream_type, "?") from None
 
 
-def current_version(kind: str, stream_id: UUID) -> int:
-    """The entity's version; NotFound unless it is a stream of this kind."""
-    _aggregate_type(kind)
+def current_version(stream_type: str, stream_id: UUID) -> int:
+    """The entity's version; NotFound unless it is a stream of this type."""
+    _aggregate_type(stream_type)
     first = store.read_stream(stream_id, to_version=1)
-    if not first or first[0].stream_type != kind:
-        raise NotFound(kind, stream_id)
+    if not first or first[0].stream_type != stream_type:
+        raise NotFound(stream_type, stream_id)
     return store.stream_version(stream_id)
 
 
-def state_at(kind: str, stream_id: UUID, *, version: int | None = None, at: dt.datetime | None = None) -> EntityState:
+def state_at(
+    stream_type: str, stream_id: UUID, *, version: int | None = None, at: dt.datetime | None = None
+) -> EntityState:
     """The entity as of ``version``, or as of recorded time ``at``, or now (neither)."""
-    cls = _aggregate_type(kind)
-    current = current_version(kind, stream_id)
+    cls = _aggregate_type(stream_type)
+    current = current_version(stream_type, stream_id)
     if at is not None:
         version = store.stream_version(stream_id, as_of=at)
     elif version is None:
@@ -94,16 +96,16 @@ def state_at(kind: str, stream_id: UUID, *, version: int | None = None, at: dt.d
     elif not 0 <= version <= current:
         raise VersionOutOfRange(version, current)
     if version == 0:
-        return EntityState(kind, stream_id, 0, None, None)
+        return EntityState(stream_type, stream_id, 0, None, None)
     aggregate = load(cls, stream_id, to_version=version)
     (event,) = store.read_stream(stream_id, from_version=version, to_version=version)
-    return EntityState(kind, stream_id, version, event.recorded_at, aggregate.state_dict())
+    return EntityState(stream_type, stream_id, version, event.recorded_at, aggregate.state_dict())
 
 
-def history(kind: str, stream_id: UUID, *, after_version: int = 0, limit: int = 100) -> list[HistoryEntry]:
+def history(stream_type: str, stream_id: UUID, *, after_version: int = 0, limit: int = 100) -> list[HistoryEntry]:
     """Events after ``after_version`` in version order, each with what it changed."""
-    cls = _aggregate_type(kind)
-    current_version(kind, stream_id)
+    cls = _aggregate_type(stream_type)
+    current_version(stream_type, stream_id)
     limit = max(1, min(limit, MAX_PAGE))
     events = store.read_stream(stream_id, from_version=after_version + 1, to_version=after_version + limit)
     aggregate = load(cls, stream_id, to_version=after_version) if after_version else cls(stream_id)

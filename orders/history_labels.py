@@ -26,7 +26,7 @@ from projections.models import OrderSummary
 from . import history
 from .templatetags.backoffice import money
 
-# The state field an entity of each kind is known by.
+# The state field an entity of each stream type is known by.
 NAMED_BY: Final = {"order": "number", "customer": "name", "product": "sku"}
 
 LABELS: Final = {
@@ -82,16 +82,16 @@ class LabelledChange:
     after: str | None
 
 
-def name(kind: str, state: Mapping[str, Any] | None) -> str | None:
+def name(stream_type: str, state: Mapping[str, Any] | None) -> str | None:
     """What the entity is known by (``CH-000042``, ``Ada Lovelace``, ``TIN-TEA``); None
     before it exists."""
-    value = (state or {}).get(NAMED_BY.get(kind, ""))
+    value = (state or {}).get(NAMED_BY.get(stream_type, ""))
     return str(value) if value else None
 
 
-def subject(kind: str, stream_id: UUID, state: Mapping[str, Any] | None) -> str:
+def subject(stream_type: str, stream_id: UUID, state: Mapping[str, Any] | None) -> str:
     """``order CH-000042``; the id stands in for a name only before the entity exists."""
-    return f"{kind} {name(kind, state) or stream_id}"
+    return f"{stream_type} {name(stream_type, state) or stream_id}"
 
 
 def order_numbers(states: Iterable[Mapping[str, Any] | None]) -> dict[str, str]:

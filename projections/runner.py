@@ -36,6 +36,7 @@ from eventstore import cursor as feed_cursor
 from eventstore import store
 from eventstore.exceptions import CursorExpired, InvalidCursor
 from eventstore.records import FeedPage, RecordedEvent
+from eventstore.seams import PausePoint
 
 from . import locks
 from .models import Checkpoint
@@ -46,6 +47,17 @@ log = logging.getLogger(__name__)
 LAG_LIMIT = 10_000
 HELD_BACK_POLL_SECONDS = 0.02
 MAX_ERROR_LENGTH = 20_000
+
+# Where tests of crashes and races step in (see ``eventstore.seams``).
+batch_written: PausePoint[[str, list[RecordedEvent]]] = PausePoint(
+    "a projection's batch has written its read models, not yet its checkpoint; its transaction is open"
+)
+reacted: PausePoint[[str, RecordedEvent]] = PausePoint(
+    "a process manager has reacted to an event; its checkpoint has not moved past it yet"
+)
+waiting_for_held_back: PausePoint[[]] = PausePoint(
+    "a patient catch-up found committed events the feed still holds back and waits for them"
+)
 
 
 class Outcome(StrEnum):
@@ -87,6 +99,7 @@ def catch_up(
             handled[result.name] += result.events
         if time.monotonic() >= deadline or not _held_back(classes):
             return [RunResult(result.name, result.outcome, handled[result.name]) for result in results]
+        waiting_for_held_back()
         time.sleep(HELD_BACK_POLL_SECONDS)
 
 
@@ -215,6 +228,7 @@ def _batch(cls: type[Subscriber], size: int) -> tuple[Outcome, int, bool]:
             assert isinstance(projection, Projection)
             projection.apply(events)
             projection.flush()
+            batch_written(cls.name, events)
             _advance(cls.name, page, len(events))
     except SubscriberFailed as failure:
         before = events.index(failure.event) if failure.event in events else 0
@@ -284,6 +298,7 @@ def _follow(cls: type[Subscriber], cursor: str, size: int) -> tuple[Outcome, int
             except Exception as error:
                 _record_failure(cls.name, cursor, SubscriberFailed(event, error))
                 return Outcome.FAILED, handled
+            reacted(cls.name, event)
             after = feed_cursor.encode(epoch, feed_cursor.FeedKey(*event.feed_key))
             if not _move(cls.name, cursor, after, event):
                 return Outcome.BUSY, handled

@@ -118,6 +118,18 @@ def append_stream(stream_type: str = "order", count: int = 3, **data: Any) -> UU
     return stream
 
 
+def delete_snapshots(*, stream_id: UUID | None = None) -> int:
+    """Throw away the snapshots (of one stream, or all): they are a cache, and loading must
+    give the same state without them. Returns how many were deleted."""
+    from eventstore.models import Snapshot
+
+    snapshots = Snapshot.objects.all()
+    if stream_id is not None:
+        snapshots = snapshots.filter(stream_id=stream_id)
+    deleted, _ = snapshots.delete()
+    return deleted
+
+
 def seal_everything(batch: int = sealing.SEAL_BATCH) -> Any:
     """Seal every event committed so far, ``batch`` a seal; returns the newest seal. On
     PostgreSQL the sealer passes an event once every older transaction on the server has

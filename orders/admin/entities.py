@@ -137,11 +137,11 @@ class LowStockFilter(admin.SimpleListFilter):
 class EntityAdmin(ReadOnlyAdmin):
     """A read-only list whose rows open entity pages, plus one view per command.
 
-    Subclasses name the stream ``kind``, the ``projections`` their pages read (waited for
+    Subclasses name their ``stream_type``, the ``projections`` their pages read (waited for
     after a command), the ``create`` action and the ``actions_on_entity``.
     """
 
-    kind: ClassVar[str]
+    stream_type: ClassVar[str]
     projections: ClassVar[tuple[str, ...]]
     create: ClassVar[Action]
     actions_on_entity: ClassVar[tuple[Action, ...]]
@@ -153,7 +153,7 @@ class EntityAdmin(ReadOnlyAdmin):
 
     def __init__(self, model: type, admin_site: admin.AdminSite) -> None:
         super().__init__(model, admin_site)
-        register_stream_pages(self.kind, f"{self.opts.app_label}_{self.opts.model_name}")
+        register_stream_pages(self.stream_type, f"{self.opts.app_label}_{self.opts.model_name}")
 
     def may_issue(self, request: HttpRequest, action: Action) -> bool:
         """The admin's own check (may see these entities) and the command's permission."""
@@ -219,7 +219,7 @@ class EntityAdmin(ReadOnlyAdmin):
             "subtitle": None,
             "object": row,
             "object_id": object_id,
-            "kind": self.kind,
+            "stream_type": self.stream_type,
             "updating": updating,
             "commands": [
                 (action.label, self.action_url(action, row.pk))
@@ -283,7 +283,7 @@ class EntityAdmin(ReadOnlyAdmin):
             row = self.get_object(request, str(row.pk))
             messages.error(
                 request,
-                f"Someone else changed this {self.kind} meanwhile (now version {conflict.current_version}); "
+                f"Someone else changed this {self.stream_type} meanwhile (now version {conflict.current_version}); "
                 "review and try again. Nothing was changed.",
             )
             return self._form_again(action, form, row, version=row.version), row
@@ -294,7 +294,7 @@ class EntityAdmin(ReadOnlyAdmin):
                 if name in again.fields and name not in again.errors:
                     again.add_error(name, message)
             return again, row
-        messages.success(request, f"{action.label}: done. The {self.kind} is now at version {result.version}.")
+        messages.success(request, f"{action.label}: done. The {self.stream_type} is now at version {result.version}.")
         if result.position:
             freshness.remember_write(request.session, self.projections, result.position)
         url = self.entity_url(result.id)
@@ -311,7 +311,7 @@ class EntityAdmin(ReadOnlyAdmin):
         return again
 
     def _render_command(self, request: HttpRequest, action: Action, form: CommandForm, row: Any) -> HttpResponse:
-        subject = f"{self.kind} {row}" if row is not None else ""
+        subject = f"{self.stream_type} {row}" if row is not None else ""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -320,7 +320,7 @@ class EntityAdmin(ReadOnlyAdmin):
             "action": action,
             "form": form,
             "object": row,
-            "kind": self.kind,
+            "stream_type": self.stream_type,
             "offered": row is None or action.offered(row),
             "entity_url": self.entity_url(row.pk) if row is not None else None,
             "changelist_url": reverse(f"admin:{self.url_name('changelist')}"),
@@ -342,14 +342,14 @@ class EntityAdmin(ReadOnlyAdmin):
     ) -> dict[str, Any]:
         """What a history or time-travel ``page`` ("History") shows around the entity,
         titled by its name as of ``state`` (its id only when there is none)."""
-        subject = history_labels.subject(self.kind, stream_id, state)
+        subject = history_labels.subject(self.stream_type, stream_id, state)
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": PAGE_TITLES[page].format(subject),
             "page": page,
-            "entity_name": history_labels.name(self.kind, state),
-            "kind": self.kind,
+            "entity_name": history_labels.name(self.stream_type, state),
+            "stream_type": self.stream_type,
             "stream_id": stream_id,
             "history_url": self.page_url("history", stream_id),
             "state_url": self.page_url("state", stream_id),
@@ -366,17 +366,17 @@ class EntityAdmin(ReadOnlyAdmin):
     def history_view(self, request: HttpRequest, object_id: Any, extra_context: Any = None) -> HttpResponse:
         """The entity's events, a page at a time, each with its payload and what it changed
         (in place of the admin's own history, which has no edits to show)."""
-        kind = self.kind
+        stream_type = self.stream_type
         try:
             stream_id = UUID(str(object_id))
         except ValueError:
-            raise Http404(f"No {kind} with id {object_id!r}.") from None
+            raise Http404(f"No {stream_type} with id {object_id!r}.") from None
         self._check_log_permission(request)
         after = _int(request.GET.get("after_version"), 0)
         limit = min(_int(request.GET.get("limit"), 50), 200)
         try:
-            now = history.state_at(kind, stream_id)
-            entries = history.history(kind, stream_id, after_version=after, limit=limit)
+            now = history.state_at(stream_type, stream_id)
+            entries = history.history(stream_type, stream_id, after_version=after, limit=limit)
         except NotFound as exc:
             return self._not_found(request, self._stream_context(request, stream_id, "History", None), exc)
         context = self._stream_context(request, stream_id, "History", now.state)
@@ -393,19 +393,21 @@ class EntityAdmin(ReadOnlyAdmin):
 
     def state_view(self, request: HttpRequest, object_id: UUID) -> HttpResponse:
         """The entity as of a version or a moment, and how it differs from now."""
-        kind, stream_id = self.kind, object_id
+        stream_type, stream_id = self.stream_type, object_id
         self._check_log_permission(request)
         at_text = request.GET.get("at", "").strip()
         at = parse_moment(at_text) if at_text else None
         try:
-            now = history.state_at(kind, stream_id)
+            now = history.state_at(stream_type, stream_id)
         except NotFound as exc:
             return self._not_found(request, self._stream_context(request, stream_id, "Time travel", None), exc)
         context = self._stream_context(request, stream_id, "Time travel", now.state)
         version = _int(request.GET.get("version"), now.version)
         try:
             then = (
-                history.state_at(kind, stream_id, at=at) if at else history.state_at(kind, stream_id, version=version)
+                history.state_at(stream_type, stream_id, at=at)
+                if at
+                else history.state_at(stream_type, stream_id, version=version)
             )
         except CommandRefused as exc:
             return self._not_found(request, context, exc)
@@ -428,7 +430,7 @@ class EntityAdmin(ReadOnlyAdmin):
 
 @admin.register(Order)
 class OrderAdmin(EntityAdmin):
-    kind = domain.Order.STREAM_TYPE
+    stream_type = domain.Order.STREAM_TYPE
     projections = ("orders",)
     create = commands.CREATE_ORDER
     actions_on_entity = commands.ORDER_ACTIONS
@@ -486,7 +488,7 @@ class OrderAdmin(EntityAdmin):
 
 @admin.register(Product)
 class ProductAdmin(EntityAdmin):
-    kind = domain.Product.STREAM_TYPE
+    stream_type = domain.Product.STREAM_TYPE
     projections = ("stock",)
     create = commands.CREATE_PRODUCT
     actions_on_entity = commands.PRODUCT_ACTIONS
@@ -518,7 +520,7 @@ class ProductAdmin(EntityAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(EntityAdmin):
-    kind = domain.Customer.STREAM_TYPE
+    stream_type = domain.Customer.STREAM_TYPE
     projections = ("customers",)
     create = commands.REGISTER_CUSTOMER
     actions_on_entity = commands.CUSTOMER_ACTIONS

@@ -14,11 +14,19 @@ from .views.docs import DocsPage, SchemaApi
 app_name = "api"
 
 
-def _reads(kind: str, collection: str) -> list[URLPattern]:
+def _reads(stream_type: str, collection: str) -> list[URLPattern]:
     """An entity's history and past states, from the event log."""
     return [
-        path(f"{collection}/<uuid:id>/history/", events.HistoryApi.as_view(kind=kind), name=f"{kind}-history"),
-        path(f"{collection}/<uuid:id>/state/", events.StateApi.as_view(kind=kind), name=f"{kind}-state"),
+        path(
+            f"{collection}/<uuid:id>/history/",
+            events.HistoryApi.as_view(stream_type=stream_type),
+            name=f"{stream_type}-history",
+        ),
+        path(
+            f"{collection}/<uuid:id>/state/",
+            events.StateApi.as_view(stream_type=stream_type),
+            name=f"{stream_type}-state",
+        ),
     ]
 
 

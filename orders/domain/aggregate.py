@@ -84,7 +84,7 @@ class Aggregate(ABC):
 
     def check_new(self) -> None:
         if self.exists:
-            raise self.ALREADY_EXISTS(kind=self.STREAM_TYPE, id=self.id)
+            raise self.ALREADY_EXISTS(stream_type=self.STREAM_TYPE, id=self.id)
 
     def apply(self, event: DomainEvent) -> None:
         """Apply one stored event, as replay does (time travel walks events one by one)."""

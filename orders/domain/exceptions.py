@@ -126,7 +126,7 @@ class PaymentDetailsInvalid(DomainError):
 
 class AlreadyCreated(DomainError):
     code = "already_created"
-    template = "A {kind} with id {id} already exists."
+    template = "A {stream_type} with id {id} already exists."
 
 
 class AlreadyRegistered(AlreadyCreated):

@@ -36,7 +36,8 @@ def test_prints_the_medians_as_json_on_its_last_line():
 def test_an_unknown_workload_is_refused_with_the_valid_names():
     result = run("--only", "warp_speed")
     assert result.returncode != 0
-    assert "unknown workload warp_speed; choose from append_one_eps" in result.stderr
+    (line,) = result.stderr.strip().splitlines()  # no traceback
+    assert "warp_speed" in line and "append_one_eps" in line
 
 
 @pytest.mark.postgres(reason="SQLite serialises the writers on one file; the workload is PostgreSQL's")

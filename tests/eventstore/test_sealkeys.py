@@ -223,6 +223,5 @@ def test_seal_key_without_an_option_says_which_to_choose():
         call_command("seal_key")
     result = manage("seal_key")
     assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        "CommandError: choose --public (print the public keyring) or --generate (print a new key pair)"
-    ]
+    (line,) = result.stderr.strip().splitlines()  # no traceback
+    assert line.startswith("CommandError: ") and "--public" in line and "--generate" in line

@@ -4,7 +4,7 @@ import pytest
 
 from eventstore import store
 from eventstore.records import NO_STREAM
-from tests.support import META, new_event, new_stream
+from tests.support import META, delete_snapshots, new_event, new_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ def test_loading_with_or_without_snapshots_gives_the_same_state():
     assert store.load_snapshot(stream, state_schema=SCHEMA).version == 40
     assert store.load_snapshot(stream, state_schema=SCHEMA, max_version=39).version == 20
 
-    assert store.delete_snapshots(stream_id=stream) == 2
+    assert delete_snapshots(stream_id=stream) == 2
     assert load(stream) == {"total": sum(range(1, 51)), "version": 50}
 
 

@@ -9,6 +9,7 @@ from eventstore import store
 from orders.domain import DomainError, Money
 from orders.domain import commands as c
 from orders.errors import NotFound
+from orders.handlers import HANDLERS
 from tests.factories import address, customer, order, product, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,6 +28,10 @@ def refused(command, code):
 
 def eur(amount: str) -> Money:
     return Money(Decimal(amount), "EUR")
+
+
+def test_the_bus_routes_every_command_to_a_handler_and_nothing_else():
+    assert set(HANDLERS) == set(c.ALL_COMMANDS)
 
 
 def test_customers_register_and_change_email_and_address():

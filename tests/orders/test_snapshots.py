@@ -2,12 +2,12 @@
 
 import pytest
 
-from eventstore import store
 from eventstore.models import Snapshot
 from orders import repository
 from orders.domain import Order, Product
 from orders.domain import commands as c
 from tests.factories import order, product, run
+from tests.support import delete_snapshots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,7 @@ def test_loading_with_and_without_snapshots_gives_the_same_state(settings):
     past = repository.load(Order, oid, to_version=4).state_dict()
     assert Snapshot.objects.filter(stream_id=oid).exists()
 
-    store.delete_snapshots()
+    delete_snapshots()
     assert (repository.load(Order, oid).state_dict(), repository.load(Product, pids[0]).state_dict()) == with_snapshots
     assert repository.load(Order, oid, to_version=4).state_dict() == past
 

@@ -78,22 +78,20 @@ def test_retry_fails_again_until_the_bug_is_fixed_then_resumes_at_the_poison_eve
     assert rebuilt_snapshot() == incremental
 
 
-def test_a_crash_mid_batch_applies_nothing_and_the_next_run_applies_everything_once(monkeypatch):
+def test_a_crash_mid_batch_applies_nothing_and_the_next_run_applies_everything_once():
     catch_up_all()
     story = a_bit_of_everything()
     horizon_passed()  # so the batch below holds the story's events
     before, checkpoints = snapshot(), list(Checkpoint.objects.values())
 
-    def crash_after_the_writes(name, page, events):
+    def crash_after_the_writes(name, events):
         assert ProductStock.objects.count() == 3  # the batch's rows are written...
         raise Crash  # ...and the process dies before the checkpoint is
 
-    monkeypatch.setattr(runner, "_advance", crash_after_the_writes)
-    with pytest.raises(Crash):
+    with runner.batch_written.runs(crash_after_the_writes), pytest.raises(Crash):
         run(StockProjection)
     assert snapshot() == before and list(Checkpoint.objects.values()) == checkpoints
 
-    monkeypatch.undo()
     catch_up_all()
     assert processed("stock") == matching_events(StockProjection)
     assert ProductStock.objects.get(id=story.mug).on_hand == 7
@@ -184,21 +182,17 @@ def test_lag_is_counted_up_to_a_limit(monkeypatch):
 
 
 @pytest.mark.postgres  # on SQLite no one commits while a batch holds the write lock
-def test_a_catch_up_that_finds_the_subscriber_busy_is_followed_up_by_the_owner(monkeypatch):
+def test_a_catch_up_that_finds_the_subscriber_busy_is_followed_up_by_the_owner():
     """An event committed while the owner still holds the projection is not left for the
     sweep: the owner looks again after letting go. (Another session's open transaction
     may hold the new event back a moment; then the run cannot see it, and it tries again.)"""
     shop = Shop()
     meanwhile: list[bool] = []
-    advance = runner._advance
 
-    def commit_meanwhile(name, page, events):
-        advance(name, page, events)
+    def commit_meanwhile(name, events):
         if name == "stock" and events and not meanwhile:
             meanwhile.append(True)
             run_threads(lambda i: shop.create_product(stock=2), 1)
-
-    monkeypatch.setattr(runner, "_advance", commit_meanwhile)
 
     def one_run_takes_both() -> bool:
         meanwhile.clear()
@@ -207,25 +201,17 @@ def test_a_catch_up_that_finds_the_subscriber_busy_is_followed_up_by_the_owner(m
         run(StockProjection)
         return meanwhile and ProductStock.objects.count() == len(shop.products)
 
-    wait_until(one_run_takes_both, what="one run to take the product committed during it")
+    with runner.batch_written.runs(commit_meanwhile):
+        wait_until(one_run_takes_both, what="one run to take the product committed during it")
 
 
 @pytest.mark.postgres
-def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_back(monkeypatch):
+def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_back():
     """Product B commits while product A's transaction, which started writing first, is
     still open: the feed holds B back until A commits. A patient catch-up waits for it."""
     shop = Shop()
     catch_up_all()
     a_began, a_may_commit, held_back_seen = threading.Event(), threading.Event(), threading.Event()
-    held_back = runner._held_back
-
-    def noticing(classes):
-        found = held_back(classes)
-        if found:
-            held_back_seen.set()
-        return found
-
-    monkeypatch.setattr(runner, "_held_back", noticing)
 
     def work(i: int):
         if i == 0:
@@ -242,7 +228,8 @@ def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_bac
             assert held_back_seen.wait(30)
             a_may_commit.set()
 
-    (result,) = run_threads(work, 3)[1]
+    with runner.waiting_for_held_back.runs(held_back_seen.set):
+        (result,) = run_threads(work, 3)[1]
     assert (result.outcome, result.events) == ("caught up", 2)
     assert sorted(ProductStock.objects.values_list("sku", flat=True)) == ["A-1", "B-1"]
 

@@ -40,7 +40,7 @@ class CustomerApi(DetailApi):
 
     OutputSerializer = CustomerSerializer
     projections = selectors.CUSTOMER_PROJECTIONS
-    kind = Customer.STREAM_TYPE
+    stream_type = Customer.STREAM_TYPE
     conditional = False
 
     def select(self, id: UUID) -> selectors.Customer | None:

@@ -42,7 +42,7 @@ class ReadApi(APIView):
 
 class EntityReadApi(ReadApi):
     # The stream type, given per route: customer, product or order.
-    kind = ""
+    stream_type = ""
 
 
 class HistoryApi(EntityReadApi):
@@ -59,7 +59,7 @@ class HistoryApi(EntityReadApi):
         after = query["after_version"]
         events = store.read_stream(id, from_version=after + 1, to_version=after + query["limit"])
         # Read after the page, so a page that is not the last always says so.
-        current = history.current_version(self.kind, id)
+        current = history.current_version(self.stream_type, id)
         more = bool(events) and events[-1].version < current
         next_page = next_link(request, after_version=events[-1].version) if more else None
         return self.answer({"results": events, "next": next_page})
@@ -75,7 +75,7 @@ class StateApi(EntityReadApi):
     OutputSerializer = StateSerializer
 
     def get(self, request: Request, id: UUID) -> Response:
-        return self.answer(history.state_at(self.kind, id, **self.query(request)))
+        return self.answer(history.state_at(self.stream_type, id, **self.query(request)))
 
 
 class EventFeedApi(ReadApi):

@@ -57,7 +57,7 @@ class OrderApi(DetailApi):
 
     OutputSerializer = OrderSerializer
     projections = selectors.ORDER_PROJECTIONS
-    kind = Order.STREAM_TYPE
+    stream_type = Order.STREAM_TYPE
 
     def select(self, id: UUID) -> selectors.Order | None:
         return selectors.order_get(order_id=id)

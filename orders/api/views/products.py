@@ -46,7 +46,7 @@ class ProductApi(DetailApi):
 
     OutputSerializer = ProductSerializer
     projections = selectors.PRODUCT_PROJECTIONS
-    kind = Product.STREAM_TYPE
+    stream_type = Product.STREAM_TYPE
 
     def select(self, id: UUID) -> selectors.Product | None:
         return selectors.product_get(product_id=id)

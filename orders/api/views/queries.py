@@ -80,11 +80,11 @@ class ListApi(QueryApi):
 
 class DetailApi(QueryApi):
     """``GET <collection>/{id}/``: one entity, with its version as ``ETag``; 304 when
-    ``If-None-Match`` names it. ``kind`` names the entity in a 404."""
+    ``If-None-Match`` names it. ``stream_type`` names the entity in a 404."""
 
     QuerySerializer = DetailQuerySerializer
     read_headers = [IF_NONE_MATCH, ETAG_OF_ENTITY, POSITION]
-    kind: ClassVar[str]
+    stream_type: ClassVar[str]
     # Whether the version covers everything the answer shows (see CustomerApi).
     conditional: ClassVar[bool] = True
 
@@ -94,7 +94,7 @@ class DetailApi(QueryApi):
         position = self.position(query.get("min_position"))
         item = self.select(id)
         if item is None:
-            raise errors.NotFound(self.kind, id)
+            raise errors.NotFound(self.stream_type, id)
         headers = {"ETag": etag(item["version"]), POSITION_HEADER: str(position)}
         if self.conditional and matches(tags, item["version"]):
             return Response(status=304, headers=headers)
