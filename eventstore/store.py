@@ -47,7 +47,7 @@ from .exceptions import (
     StreamTypeMismatch,
     TransactionOrderConflict,
 )
-from .recorders import Head, Recorder, Row, UniqueViolation, recorder_for
+from .recorders import ChainLink, Recorder, Row, UniqueViolation, recorder_for
 from .records import (
     ANY_VERSION,
     METADATA_KEYS,
@@ -139,7 +139,7 @@ def _rows(
     stream_id: UUID,
     events: Sequence[NewEvent],
     metadata: Mapping[str, Any],
-    head: Head | None,
+    head: ChainLink | None,
     key: bytes,
 ) -> list[Row]:
     """Rows for insert after ``head``, each signed and chained to the one before it."""
@@ -311,7 +311,7 @@ def _check_append(stream_type: str, stream_id: UUID, events: Sequence[NewEvent],
         raise InvalidEvent("the events of one append need distinct event ids")
 
 
-def _head(recorder: Recorder, stream_id: UUID, stream_type: str, expected_version: int) -> Head | None:
+def _head(recorder: Recorder, stream_id: UUID, stream_type: str, expected_version: int) -> ChainLink | None:
     """The event to chain the append to: None for a new stream."""
     if expected_version == NO_STREAM:
         return None
@@ -330,7 +330,7 @@ def _conflict(recorder: Recorder, stream_id: UUID, expected: int) -> Concurrency
 
 
 def _check_guard_failure(
-    recorder: Recorder, stream_id: UUID, stream_type: str, head: Head | None, expected_version: int
+    recorder: Recorder, stream_id: UUID, stream_type: str, head: ChainLink | None, expected_version: int
 ) -> None:
     """The insert found no event ``head`` to chain to: raise, or return to try again."""
     assert head is not None  # only appends to an existing stream are guarded
@@ -345,11 +345,11 @@ def _check_guard_failure(
         raise ConcurrencyError(stream_id, head.version, actual.version if actual else 0)
 
 
-def _head_at(recorder: Recorder, stream_id: UUID, stream_type: str, version: int) -> Head:
+def _head_at(recorder: Recorder, stream_id: UUID, stream_type: str, version: int) -> ChainLink:
     """The stream's event ``version`` as the head to chain to; ConcurrencyError if absent."""
     cached = _heads.get(stream_id, version)
     if cached is not None:
-        return Head(version, cached, stream_type)
+        return ChainLink(version, cached, stream_type)
     head = recorder.head_at(stream_id, version)
     if head is None:
         actual = recorder.head(stream_id)
