@@ -60,7 +60,7 @@ from .records import (
     RecordedEvent,
     StoredSnapshot,
 )
-from .serialization import canonical_json, format_datetime, to_json_value
+from .serialization import canonical_json, format_datetime, to_json_object, to_json_value
 from .signing import current_key, event_hash
 
 # Sent inside the appending transaction, after the events are written; receivers that
@@ -117,7 +117,7 @@ def _metadata(given: Mapping[str, Any]) -> dict[str, Any]:
             meta[key] = str(value)
         elif value is not None and not isinstance(value, str):
             raise InvalidEvent(f"metadata {key} must be a string")
-    return to_json_value(meta)  # type: ignore[return-value]
+    return to_json_object(meta)
 
 
 def _check_event(event: NewEvent) -> None:
@@ -146,7 +146,7 @@ def _rows(
     shared_metadata_json = canonical_json(shared_metadata)
     previous_hash = head.hash if head is not None else ""
     for version, event in enumerate(events, start=head.version + 1 if head is not None else 1):
-        data = to_json_value(event.data)
+        data = to_json_object(event.data)
         data_json = canonical_json(data)
         if event.metadata:
             event_metadata = _metadata({**metadata, **event.metadata})
