@@ -37,6 +37,12 @@ def rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return found
 
 
+def column(field: Field[Any, Any]) -> str:
+    """The column of a concrete field (the stubs allow None, for fields without one)."""
+    assert field.column is not None, f"{field} has no column"
+    return field.column
+
+
 def converted(using: str, fields: Sequence[Field[Any, Any]], found: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Each row of ``found`` (a value for each of ``fields``), its values converted as the ORM
     converts its fields' (UUIDs, amounts and times on SQLite, JSON everywhere)."""
