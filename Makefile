@@ -37,11 +37,13 @@ run: migrate
 test: install-dev
 	$(BIN)/pytest
 
-## Formatting, lint rules and the layers' import contracts (.importlinter); CI runs it before the tests.
+## Formatting, lint rules, the layers' import contracts (.importlinter) and types (mypy,
+## configured in pyproject.toml); CI runs it before the tests.
 lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## Production (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL (the app
 ## role), REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, SEAL_SIGNING_KEY, SEAL_SIGNING_KEY_ID,
