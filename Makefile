@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+# make test and make lint also need the type checker and its stubs (requirements-dev.txt).
+DEV_STAMP := $(VENV)/.dev-installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint migrate release web worker beat loadtest
+.PHONY: install install-dev run test lint migrate release web worker beat loadtest
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +14,12 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	rm -f $(VENV)/.dev-installed-* && touch $(DEV_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 # On PostgreSQL migrations run as the owner (DATABASE_OWNER_URL, DATABASE_URL by default).
 MIGRATE_DATABASE := $(if $(DATABASE_URL),owner,default)
@@ -26,14 +34,16 @@ run: migrate
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## Install and run the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
-test: install
+test: install-dev
 	$(BIN)/pytest
 
-## Formatting, lint rules and the layers' import contracts (.importlinter); CI runs it before the tests.
-lint: install
+## Formatting, lint rules, the layers' import contracts (.importlinter) and types (mypy,
+## configured in pyproject.toml); CI runs it before the tests.
+lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## Production (see README "Operating Chronicle"): DJANGO_ENV=production, DATABASE_URL (the app
 ## role), REDIS_URL, SECRET_KEY, EVENT_SIGNING_KEY, SEAL_SIGNING_KEY, SEAL_SIGNING_KEY_ID,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 from projections import freshness
@@ -50,19 +51,21 @@ def _replica_shows_session_writes(request: HttpRequest) -> bool:
     return freshness.shows_last_write(session)
 
 
-def is_read_model(model: type) -> bool:
+def is_read_model(model: type[Model]) -> bool:
     """Whether the model's rows live in a read-side table: decided by the concrete model, so
     a proxy follows the table it reads and an app label never decides."""
-    return model._meta.concrete_model._meta.app_label == REPLICATED_APP
+    concrete = model._meta.concrete_model
+    assert concrete is not None, "set on every model class"
+    return concrete._meta.app_label == REPLICATED_APP
 
 
 class ReadReplicaRouter:
-    def db_for_read(self, model: type, **hints: Any) -> str | None:
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         if _replica_allowed.get() and "replica" in settings.DATABASES and is_read_model(model):
             return "replica"
         return None
 
-    def db_for_write(self, model: type, **hints: Any) -> str:
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         """The primary, or the database an instance came from (the owner's alias during a
         release's migrations); never the replica, even for an instance read from it."""
         instance = hints.get("instance")

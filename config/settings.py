@@ -14,6 +14,7 @@ import binascii
 import os
 import re
 from pathlib import Path
+from typing import overload
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +22,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+@overload
+def env(name: str, default: str) -> str: ...
+@overload
+def env(name: str, default: str | None = None) -> str | None: ...
 def env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
@@ -181,10 +186,10 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_OWNER_URL must be a postgres:// URL")
     DATABASES["owner"]["OPTIONS"] = {"options": DATABASES["default"]["OPTIONS"]["options"]}
     DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
-    if env("REPLICA_DATABASE_URL"):
+    if replica_url := env("REPLICA_DATABASE_URL"):
         DATABASES["replica"] = {
             **DATABASES["default"],
-            **dj_database_url.parse(env("REPLICA_DATABASE_URL")),
+            **dj_database_url.parse(replica_url),
             "OPTIONS": DATABASES["default"]["OPTIONS"],
             "TEST": {"MIRROR": "default"},
         }
@@ -257,10 +262,9 @@ IDEMPOTENCY_WAIT_MS = env_int("IDEMPOTENCY_WAIT_MS", 5000)
 
 # --- Celery -----------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", env("REDIS_URL"))
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
-if CELERY_TASK_ALWAYS_EAGER:
-    CELERY_BROKER_URL = "memory://"
+broker_url = env("CELERY_BROKER_URL", env("REDIS_URL"))
+CELERY_TASK_ALWAYS_EAGER = broker_url is None
+CELERY_BROKER_URL = "memory://" if broker_url is None else broker_url
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"

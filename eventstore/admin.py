@@ -175,11 +175,13 @@ class EventAdmin(LogReaderAdmin):
 
     @admin.display(description="actor")
     def actor(self, event: Event) -> str:
-        return event.metadata.get("actor", "")
+        actor: str = event.metadata.get("actor", "")
+        return actor
 
     @admin.display(description="source")
     def source(self, event: Event) -> str:
-        return event.metadata.get("source", "")
+        source: str = event.metadata.get("source", "")
+        return source
 
     @admin.display(description="correlation id")
     def correlation(self, event: Event) -> str:
@@ -228,7 +230,7 @@ class EventAdmin(LogReaderAdmin):
         events = self._filtered(request)
         return (table_row(event) for event in events.iterator(chunk_size=EXPORT_CHUNK))
 
-    def export_csv(self, request: HttpRequest) -> HttpResponse:
+    def export_csv(self, request: HttpRequest) -> StreamingHttpResponse:
         writer = csv.writer(_Echo())
         rows = self._rows(request)
 
@@ -241,7 +243,7 @@ class EventAdmin(LogReaderAdmin):
         response["Content-Disposition"] = 'attachment; filename="events.csv"'
         return response
 
-    def export_jsonl(self, request: HttpRequest) -> HttpResponse:
+    def export_jsonl(self, request: HttpRequest) -> StreamingHttpResponse:
         rows = self._rows(request)
         response = StreamingHttpResponse(
             (json.dumps(row, ensure_ascii=False) + "\n" for row in rows), content_type="application/x-ndjson"
@@ -286,7 +288,10 @@ class SealAdmin(LogReaderAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Seal]:
         """Each seal with the tree size of the one before it (None for the first)."""
         before = Seal.objects.filter(tree_size__lt=OuterRef("tree_size")).order_by("-tree_size")
-        return super().get_queryset(request).annotate(previous_size=Subquery(before.values("tree_size")[:1]))
+        seals: QuerySet[Seal] = (
+            super().get_queryset(request).annotate(previous_size=Subquery(before.values("tree_size")[:1]))
+        )
+        return seals
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not self.has_view_permission(request):

@@ -32,7 +32,7 @@ def parse_moment(raw: str) -> dt.datetime | None:
         return None
 
 
-def _other_params(changelist: Any, mine: tuple[str, ...]) -> list[tuple[str, str]]:
+def _other_params(changelist: Any, mine: tuple[str | None, ...]) -> list[tuple[str, str]]:
     """The changelist's other filter parameters, as hidden inputs of a filter's form."""
     pairs = []
     for name, values in changelist.get_filters_params().items():
@@ -41,7 +41,7 @@ def _other_params(changelist: Any, mine: tuple[str, ...]) -> list[tuple[str, str
     return pairs
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     """An admin with no add, change or delete: what it lists changes only through commands
     (or, for the log itself, never)."""
 
@@ -63,7 +63,7 @@ class InputFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("", "")]  # a list filter must offer something to be shown
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]  # its own template's keys
         yield {
             "parameter_name": self.parameter_name,
             "value": self.value() or "",
@@ -98,7 +98,7 @@ class RangeFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return list(self.parameters)
 
     def bounds(self) -> Iterator[tuple[str, Any]]:

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from django.db import connections, transaction
@@ -58,17 +58,23 @@ class RestoreRefused(EventStoreError):
     """The file does not verify, or the database is not empty: nothing was written."""
 
 
+class TextOut(Protocol):
+    """Where text is written: a file, or a management command's stdout and stderr."""
+
+    def write(self, text: str, /) -> object: ...
+
+
 class ExportIncomplete(EventStoreError):
     """A transaction older than the export stayed open, so the feed could not pass every
     event committed before the export began; no seal was written."""
 
 
 def export_events(
-    out: IO[str],
+    out: TextOut,
     *,
     after: str | None = None,
     using: str = "default",
-    progress: IO[str] = sys.stderr,
+    progress: TextOut = sys.stderr,
     wait_seconds: float = 60.0,
 ) -> int:
     """Write the log to ``out``; returns the events written.
@@ -245,7 +251,7 @@ def _check_link(line: dict[str, Any], heads: dict[str, tuple[int, str]]) -> None
     heads[stream] = (line["version"], line["hash"])
 
 
-def import_events(path: Path, *, using: str = "default", progress: IO[str] = sys.stderr) -> int:
+def import_events(path: Path, *, using: str = "default", progress: TextOut = sys.stderr) -> int:
     """Restore a log from an export into an empty database; returns the events loaded."""
     if connections[using].in_atomic_block:
         raise RuntimeError("a restore commits in transactions of its own: do not call it inside atomic()")
@@ -253,7 +259,7 @@ def import_events(path: Path, *, using: str = "default", progress: IO[str] = sys
         return _import(path, using, progress)
 
 
-def _import(path: Path, using: str, progress: IO[str]) -> int:
+def _import(path: Path, using: str, progress: TextOut) -> int:
     for model in (Event, Leaf, Seal):
         if model.objects.using(using).exists():
             raise RestoreRefused("the event log is not empty: restore into a new database")
@@ -327,7 +333,8 @@ def _transaction_id(using: str) -> int:
         return 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-        return cursor.fetchone()[0]
+        transaction_id: int = cursor.fetchone()[0]
+        return transaction_id
 
 
 def _as_is(value: Any) -> Any:

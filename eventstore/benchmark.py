@@ -214,7 +214,8 @@ def _aggregate_stream(state: dict[str, Any]) -> uuid.UUID:
         order = load_order(stream, use_snapshot=False)
         store.save_snapshot("order", stream, version=order.version, state=order.to_snapshot(), state_schema=1)
         state["aggregate"] = stream
-    return state["aggregate"]
+    stream_id: uuid.UUID = state["aggregate"]
+    return stream_id
 
 
 def _median_load_ms(state: dict[str, Any], use_snapshot: bool) -> float:
@@ -269,6 +270,7 @@ def seal_backlog(state: dict[str, Any]) -> float:
     started = perf_counter()
     newest = sealing.seal()
     elapsed = perf_counter() - started
+    assert newest is not None, "the backlog was sealed"
     state["sealed"] = newest.tree_size
     return 100_000 / elapsed
 
@@ -294,7 +296,8 @@ def sealed_log(state: dict[str, Any], events: int = 100_000) -> int:
                 raise RuntimeError(f"sealed {size} of {committed} events in {BARRIER_TIMEOUT} s")
             time.sleep(0.1)
         state["sealed"] = size
-    return state["sealed"]
+    tree_size: int = state["sealed"]
+    return tree_size
 
 
 @workload("verify_100k_ms")
@@ -327,10 +330,13 @@ def offline_verify(state: dict[str, Any]) -> float:
 
     from . import backup, sealing, verifier
 
+    exported: int
     if "offline_export" not in state:
         if state.get("sealed", 0) < 100_000:
             _backlog(100_000)
-            state["sealed"] = sealing.seal().tree_size
+            newest = sealing.seal()
+            assert newest is not None, "the backlog was sealed"
+            state["sealed"] = newest.tree_size
         directory = tempfile.TemporaryDirectory(prefix="chronicle-offline-verify-")  # removed at exit
         path, keyring = Path(directory.name, "events.jsonl"), Path(directory.name, "keys.json")
         with path.open("w", encoding="utf-8") as out:
@@ -358,6 +364,7 @@ def append_one_while_sealing(state: dict[str, Any]) -> float:
 
     database = _database_settings()
     sealer = subprocess.Popen([sys.executable, "-c", _SEALER, json.dumps(database)], stdin=subprocess.PIPE)
+    assert sealer.stdin is not None, "stdin=PIPE"
     try:
         return append_one(state)
     finally:

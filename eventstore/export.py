@@ -9,7 +9,6 @@ restore can verify every line and insert it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -73,7 +72,7 @@ def stored_line(event: Event | RecordedEvent, key_id: str, hash_: str) -> dict[s
     }
 
 
-def line_bytes(line: Mapping[str, Any]) -> bytes:
+def line_bytes(line: dict[str, Any]) -> bytes:
     """A backup line as canonical JSON (``serialization.canonical_json``), UTF-8: the bytes
     a Merkle leaf hashes (``sealing``)."""
     line = line if len(line) == len(STORED_COLUMNS) else {column: line[column] for column in STORED_COLUMNS}

@@ -8,7 +8,7 @@ The ORM is for reading: the admin, the event browser, integrity checks.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.db import models
 
@@ -20,7 +20,7 @@ class DatabaseClock(models.Func):
 
     output_field = models.DateTimeField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]  # Django 5.2: params are a list
         if connection.vendor == "postgresql":
             return "clock_timestamp()", []
         return "(STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW'))", []
@@ -31,7 +31,7 @@ class CurrentTransactionId(models.Func):
 
     output_field = models.BigIntegerField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]  # Django 5.2: params are a list
         if connection.vendor == "postgresql":
             return "(pg_current_xact_id()::text::bigint)", []
         return "NULL", []
@@ -41,7 +41,10 @@ def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
     raise AppendOnlyError("this table is append-only: rows are never updated or deleted")
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class AppendOnlyQuerySet(models.QuerySet[_M]):
     update = _refuse
     delete = _refuse
     bulk_update = _refuse
@@ -66,7 +69,7 @@ class AppendOnlyModel(models.Model):
         _refuse()
 
 
-class EventQuerySet(AppendOnlyQuerySet):
+class EventQuerySet(AppendOnlyQuerySet["Event"]):
     def _written_by_the_store(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are written by eventstore.store.append only")
 
@@ -103,7 +106,7 @@ class Event(AppendOnlyModel):
     # HMAC-SHA256 (hex) over the event's content and the previous event's hash in its stream.
     hash = models.CharField(max_length=64)
 
-    objects = EventQuerySet.as_manager()
+    objects: ClassVar = EventQuerySet.as_manager()
 
     class Meta:
         db_table = "chronicle_event"

@@ -10,6 +10,7 @@ is the owner by design (``eventstore.roles``), and the replica is read-only; nei
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from django.core import checks
@@ -54,7 +55,9 @@ def health() -> dict[str, Any]:
     return {"log_privileges": "unchecked" if problems is None else "unsafe" if problems else "insert-only"}
 
 
-def check_log_privileges(app_configs: Any, databases: list[str] | None = None, **kwargs: Any) -> list[checks.Warning]:
+def check_log_privileges(
+    app_configs: Any, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.Warning]:
     warnings = []
     for alias in [name for name in databases or [] if name not in ("replica", "owner")]:
         problems = log_privilege_problems(alias)

@@ -82,9 +82,11 @@ def event_seal(event_id: UUID, *, using: str = "default") -> EventSeal:
 def _matches_leaf(index: int, leaf_hash: str, using: str) -> bool:
     """Whether the event now at the leaf's position still hashes to the leaf."""
     rows = recorder_for(using).leaves_with_lines(index - 1, 1)
-    if not rows or rows[0][0] != index or rows[0][3] is None:
+    if not rows:
         return False
-    _, _, stored_hash, line, _ = rows[0]
+    found_index, _, stored_hash, line, _ = rows[0]
+    if found_index != index or line is None:
+        return False
     return stored_hash == leaf_hash and leaf_hash_of(line).hex() == leaf_hash
 
 

@@ -38,7 +38,7 @@ import os
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -64,8 +64,19 @@ _SEAL_LOCK = 0x43484C53  # "CHLS": one sealer at a time
 leaf_bytes = line_bytes
 
 
-def leaf_hash_of(line: Mapping[str, Any]) -> bytes:
+def leaf_hash_of(line: dict[str, Any]) -> bytes:
     return merkle.leaf_hash(leaf_bytes(line))
+
+
+class _SignedFields(TypedDict):
+    """What ``seal_message`` takes: a seal's fields under its signature."""
+
+    tree_size: int
+    root_hash: str
+    last_position: int
+    epoch: str
+    sealed_at: str
+    key_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +182,7 @@ def _seal_batch(using: str, batch: int) -> tuple[Seal, int] | None:
         recorder.insert_leaves(leaves)
         place = FeedKey(transaction_id, position)
         key_id, _ = sealkeys.signing_key()
-        signed = {
+        signed: _SignedFields = {
             "tree_size": frontier.size,
             "root_hash": frontier.root().hex(),
             "last_position": place.position,
@@ -199,7 +210,7 @@ def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
         return
     connection = connections[using]
     if connection.in_atomic_block and any(
-        getattr(callback, "func", None) is seal_after_commit for _, callback, _ in connection.run_on_commit
+        getattr(callback, "func", None) is seal_after_commit for _, callback, *_ in connection.run_on_commit
     ):
         return
     transaction.on_commit(functools.partial(seal_after_commit, using), using=using, robust=True)

@@ -70,13 +70,12 @@ def to_json_value(value: Any) -> JSONValue:
         return value if value.isascii() and "\x00" not in value else check_text(value)
     if kind is int:
         return _check_int(value)
-    if value is None or kind is bool:
-        return value
+    if value is None:
+        return None
+    if kind is bool:
+        return bool(value)
     if kind is dict:
-        return {
-            key if type(key) is str and key.isascii() and "\x00" not in key else _check_key(key): to_json_value(item)
-            for key, item in value.items()
-        }
+        return to_json_object(value)
     if kind is list:
         return [to_json_value(item) for item in value]
     if isinstance(value, str):
@@ -98,12 +97,20 @@ def to_json_value(value: Any) -> JSONValue:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {_check_key(key): to_json_value(item) for key, item in value.items()}
+        return to_json_object(value)
     if isinstance(value, list | tuple):
         return [to_json_value(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     raise InvalidEvent(f"cannot store a value of type {type(value).__name__}")
+
+
+def to_json_object(value: Mapping[str, Any]) -> dict[str, JSONValue]:
+    """``to_json_value`` of a mapping (an event's data, its metadata)."""
+    return {
+        key if type(key) is str and key.isascii() and "\x00" not in key else _check_key(key): to_json_value(item)
+        for key, item in value.items()
+    }
 
 
 def canonical_json(value: JSONValue) -> str:
@@ -136,8 +143,8 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
         inner = _converter(args[0]) if len(args) == 1 else _identity
         return lambda v: None if v is None else inner(v)
     if origin in (tuple, list):
-        args = typing.get_args(hint)
-        inner = _converter(args[0]) if args else _identity
+        item_hints = typing.get_args(hint)
+        inner = _converter(item_hints[0]) if item_hints else _identity
         container = tuple if origin is tuple else list
         return lambda v: container(inner(item) for item in v)
     if origin in (dict, Mapping) or hint in (dict, str, int, bool, Any):
@@ -253,7 +260,7 @@ class EventRegistry:
     def encode(self, event: Any) -> tuple[str, int, dict[str, JSONValue]]:
         """(type name, schema version, JSON payload) of a registered event instance."""
         entry = self.type_of(type(event))
-        return entry.name, entry.version, to_json_value(event)  # type: ignore[return-value]
+        return entry.name, entry.version, to_json_value(event)  # type: ignore[return-value]  # registered: a dataclass
 
     def decode(self, name: str, data: Mapping[str, Any]) -> Any:
         """An instance of the class registered for ``name``, from a current-shape payload."""

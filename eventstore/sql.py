@@ -26,16 +26,24 @@ def rows(using: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            found: list[tuple[Any, ...]] = cursor.fetchall()
+            return found
     connection.ensure_connection()
     binding = psycopg.Cursor(connection.connection)
-    cursor = connection.make_debug_cursor(binding) if connection.queries_logged else connection.make_cursor(binding)
+    cursor = connection.make_debug_cursor(binding) if connection.queries_logged else connection.make_cursor(binding)  # type: ignore[arg-type]  # stubs: it wraps a DB-API cursor
     with cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        found = cursor.fetchall()
+        return found
 
 
-def converted(using: str, fields: Sequence[Field], found: Sequence[Sequence[Any]]) -> list[list[Any]]:
+def column(field: Field[Any, Any]) -> str:
+    """The column of a concrete field (the stubs allow None, for fields without one)."""
+    assert field.column is not None, f"{field} has no column"
+    return field.column
+
+
+def converted(using: str, fields: Sequence[Field[Any, Any]], found: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Each row of ``found`` (a value for each of ``fields``), its values converted as the ORM
     converts its fields' (UUIDs, amounts and times on SQLite, JSON everywhere)."""
     connection = connections[using]

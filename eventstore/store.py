@@ -60,7 +60,7 @@ from .records import (
     RecordedEvent,
     StoredSnapshot,
 )
-from .serialization import canonical_json, check_text, format_datetime, to_json_value
+from .serialization import canonical_json, check_text, format_datetime, to_json_object, to_json_value
 from .signing import current_key, event_hash
 
 # Sent inside the appending transaction, after the events are written; receivers that
@@ -149,7 +149,7 @@ def _rows(
     shared_metadata_json = canonical_json(shared_metadata)
     previous_hash = head.hash if head is not None else ""
     for version, event in enumerate(events, start=head.version + 1 if head is not None else 1):
-        data = to_json_value(event.data)
+        data = to_json_object(event.data)
         data_json = canonical_json(data)
         if event.metadata:
             event_metadata = _metadata({**metadata, **event.metadata})

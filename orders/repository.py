@@ -129,6 +129,7 @@ class UnitOfWork:
 
     def result(self, aggregate: Aggregate, *, number: str | None = None) -> CommandResult:
         mine = [e for e in self.appended if e.stream_id == aggregate.id]
+        position: int | None
         if mine:
             position = mine[-1].position
         else:

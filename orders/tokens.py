@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils.timezone import now
@@ -43,7 +43,7 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_issue(*, user: AbstractBaseUser, name: str = "", days: int | None = None) -> tuple[ApiToken, str]:
+def token_issue(*, user: User, name: str = "", days: int | None = None) -> tuple[ApiToken, str]:
     """A new token for ``user`` valid ``days`` (default ``API_TOKEN_DAYS``), and its secret,
     which is shown this once and kept nowhere."""
     days = settings.API_TOKEN_DAYS if days is None else days
@@ -62,11 +62,11 @@ def token_issue(*, user: AbstractBaseUser, name: str = "", days: int | None = No
     return token, secret
 
 
-def token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def token_list(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("created_at")
 
 
-def token_revoke(*, user: AbstractBaseUser, prefix: str) -> ApiToken:
+def token_revoke(*, user: User, prefix: str) -> ApiToken:
     """Revoke the one unrevoked token of ``user`` whose prefix starts with ``prefix``."""
     live = token_list(user=user).filter(revoked_at__isnull=True)
     matches = list(live.filter(prefix__startswith=prefix)) if prefix else []
@@ -101,8 +101,8 @@ def _live_token(digest: str, at: datetime) -> ApiToken | None:
 def _token_sql(alias: str) -> str:
     connection = connections[alias]
     quote = connection.ops.quote_name
-    columns = [f"t.{quote(f.column)}" for f in ApiToken._meta.concrete_fields]
-    columns += [f"u.{quote(f.column)}" for f in _USER._meta.concrete_fields]
+    columns = [f"t.{quote(sql.column(f))}" for f in ApiToken._meta.concrete_fields]
+    columns += [f"u.{quote(sql.column(f))}" for f in _USER._meta.concrete_fields]
     return (
         f"SELECT {', '.join(columns)}, {permissions_column('t.user_id', connection)} "
         f"FROM {quote(ApiToken._meta.db_table)} t JOIN {quote(_USER._meta.db_table)} u ON u.id = t.user_id "

@@ -211,7 +211,7 @@ class ProjectionsAdmin(ReadOnlyAdmin):
         clear_failure(cls.name)
         self.log_change(request, checkpoint, "Retry started on a worker")
         try:
-            tasks.retry.apply_async(args=[cls.name], queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
+            tasks.retry.apply_async(args=(cls.name,), queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
         except Exception as error:  # the broker is away: the sweep runs it once it is back
             self.message_user(
                 request,
@@ -275,7 +275,7 @@ class ProjectionsAdmin(ReadOnlyAdmin):
 
     def _rebuild_in_background(self, request: HttpRequest, job: RebuildJob, checkpoint: Checkpoint) -> HttpResponse:
         try:
-            tasks.rebuild.apply_async(args=[[job.pk]], queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
+            tasks.rebuild.apply_async(args=([job.pk],), queue=settings.CELERY_TASK_DEFAULT_QUEUE, retry=False)
         except Exception as error:
             rebuild_jobs.give_up([job.pk], f"the workers could not be reached: {error}")
             self.message_user(

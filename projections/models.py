@@ -11,13 +11,20 @@ own, and a constraint would tie them to tables another projection owns. Money is
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import models
 from django.utils import timezone
 
+
 # Sized for what the log may already hold, not only for today's limits (orders.domain's
 # MAX_*): an order written before them (10^16 and more) still replays into these columns.
-MONEY = {"max_digits": 20, "decimal_places": 2}
+class _Money(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: _Money = {"max_digits": 20, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 

@@ -21,6 +21,8 @@ from django.db.models import Field, JSONField, Model
 from django.db.models.base import ModelState
 from psycopg.types.json import Jsonb
 
+from eventstore.sql import column
+
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
@@ -38,7 +40,7 @@ class Rows(Generic[M]):
         self._rows: dict[Hashable, M] = {}
         self._absent: set[Hashable] = set()
         self._removed: set[Hashable] = set()
-        self._pk = model._meta.pk.attname  # type: ignore[union-attr]
+        self._pk = model._meta.pk.attname
         self._defaults, self._default_factories = _defaults(model)
 
     def __len__(self) -> int:
@@ -133,6 +135,17 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _column(field: Field[Any, Any]) -> str:
+    return _quote(column(field))
+
+
+def _db_type(field: Field[Any, Any]) -> str:
+    """A concrete field's column type."""
+    db_type = field.db_type(connection)
+    assert db_type is not None
+    return db_type
+
+
 def _key_params(model: type[Model], keys: Sequence[Hashable]) -> list[Any]:
     pk = model._meta.pk
     assert pk is not None
@@ -141,7 +154,7 @@ def _key_params(model: type[Model], keys: Sequence[Hashable]) -> list[Any]:
 
 def _where_pk_in(model: type[Model], count: int) -> str:
     assert model._meta.pk is not None
-    return f"{_quote(model._meta.pk.column)} IN ({', '.join(['%s'] * count)})"
+    return f"{_column(model._meta.pk)} IN ({', '.join(['%s'] * count)})"
 
 
 def _select(model: type[M], table: str, keys: Sequence[Hashable]) -> Iterator[M]:
@@ -166,7 +179,7 @@ def _insert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
     fields = model._meta.concrete_fields
     sql = f"COPY {_quote(table)} ({_columns(fields)}) FROM STDIN (FORMAT BINARY)"
     with _raw_cursor() as cursor, cursor.copy(sql) as copy:
-        copy.set_types([re.sub(r"\(.*\)", "", field.db_type(connection)) for field in fields])
+        copy.set_types([re.sub(r"\(.*\)", "", _db_type(field)) for field in fields])
         for values in _values(fields, rows):
             copy.write_row(values)
 
@@ -177,8 +190,8 @@ def _upsert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
     if not rows:
         return
     fields = model._meta.concrete_fields
-    pk = _quote(model._meta.pk.column)  # type: ignore[union-attr]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in map(_quote, (f.column for f in fields)) if c != pk)
+    pk = _column(model._meta.pk)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in map(_column, fields) if c != pk)
     into = f"INSERT INTO {_quote(table)} ({_columns(fields)})"
     conflict = f"ON CONFLICT ({pk}) DO UPDATE SET {updates}"
     if connection.vendor == "postgresql":
@@ -193,7 +206,7 @@ def _upsert(model: type[Model], table: str, rows: Sequence[Model]) -> None:
 
 
 def _columns(fields: Sequence[Field]) -> str:
-    return ", ".join(_quote(field.column) for field in fields)
+    return ", ".join(_column(field) for field in fields)
 
 
 def _values(fields: Sequence[Field], rows: Iterable[Model]) -> Iterator[list[Any]]:

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, cast
 from uuid import UUID
 
 from django.db import connection, connections, router
@@ -119,13 +119,11 @@ def product_list(*, after: Key | None = None, limit: int) -> Page[Product]:
     return _page(_products(where, params, limit=limit + 1), limit, lambda row: [row["sku"], str(row["id"])])
 
 
-def _products(where: str, params: list[Param], *, limit: int) -> list[Product]:
+def _products(where: str, params: Sequence[Param], *, limit: int) -> list[Product]:
     columns = _Columns(("p", ProductStock, tuple(Product.__annotations__)))
     query = f"SELECT {columns} FROM {_table(ProductStock)} p {where} ORDER BY p.sku, p.id LIMIT %s"
-    return [
-        dict(zip(columns.names, row, strict=True))
-        for row in _read(ProductStock, query, [*params, (None, limit)], columns)
-    ]  # type: ignore[misc]
+    rows = _read(ProductStock, query, [*params, (None, limit)], columns)
+    return cast(list[Product], [dict(zip(columns.names, row, strict=True)) for row in rows])
 
 
 # --- Customers: by name, then id -------------------------------------------------------------
@@ -145,7 +143,7 @@ def customer_list(*, after: Key | None = None, limit: int) -> Page[Customer]:
     return _page(_customers(where, params, limit=limit + 1), limit, lambda row: [row["name"], str(row["id"])])
 
 
-def _customers(where: str, params: list[Param], *, limit: int) -> list[Customer]:
+def _customers(where: str, params: Sequence[Param], *, limit: int) -> list[Customer]:
     """The customers ``where`` says, by name then id, at most ``limit``, each with their
     figures per currency (by currency): one query."""
     columns = _Columns(
@@ -217,7 +215,7 @@ def order_list(
     return _page(found, limit, lambda row: [row["created_at"].isoformat(), str(row["id"])])
 
 
-def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
+def _orders(where: str, params: Sequence[Param], *, limit: int) -> list[Order]:
     """The orders ``where`` says, newest first, at most ``limit``, each with its lines in
     the order they were added: one query."""
     order_fields = tuple(name for name in Order.__annotations__ if name != "lines")
@@ -236,9 +234,9 @@ def _orders(where: str, params: list[Param], *, limit: int) -> list[Order]:
             order = dict(zip(order_fields, row[:split], strict=True))
             order["shipping_address"] = _address(order["shipping_address"])
             version = order.pop("version")
-            orders.append({**order, "lines": [], "version": version})  # type: ignore[typeddict-item]
+            orders.append(cast(Order, {**order, "lines": [], "version": version}))
         if row[split] is not None:
-            orders[-1]["lines"].append(dict(zip(line_fields, row[split:], strict=True)))  # type: ignore[arg-type]
+            orders[-1]["lines"].append(cast(OrderLine, dict(zip(line_fields, row[split:], strict=True))))
     return orders
 
 
@@ -255,15 +253,15 @@ class _Columns:
     """The columns a read selects: (table alias, model, field names) for each table."""
 
     def __init__(self, *tables: tuple[str, type[Model], tuple[str, ...]]) -> None:
-        self.selected = [(alias, model._meta.get_field(name)) for alias, model, names in tables for name in names]
+        self.selected = [(alias, _field(model, name)) for alias, model, names in tables for name in names]
         self.names = [field.name for _, field in self.selected]
 
     def __str__(self) -> str:
         quote = connection.ops.quote_name
-        return ", ".join(f"{alias}.{quote(field.column)}" for alias, field in self.selected)
+        return ", ".join(f"{alias}.{quote(sql.column(field))}" for alias, field in self.selected)
 
 
-def _read(model: type[Model], query: str, params: list[Param], columns: _Columns) -> list[list[Any]]:
+def _read(model: type[Model], query: str, params: Sequence[Param], columns: _Columns) -> list[list[Any]]:
     """The rows of ``query``, each value converted as the ORM converts its field's, from the
     database the ORM would read ``model`` from (a replica's for a query, see config.routers)."""
     using = router.db_for_read(model)
@@ -276,8 +274,10 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _field(model: type[Model], name: str) -> Field:
-    return model._meta.get_field(name)  # type: ignore[return-value]
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{model.__name__}.{name} has no column"
+    return field
 
 
 def _address(stored: dict[str, str] | None) -> dict[str, str] | None:

@@ -48,7 +48,7 @@ import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -235,7 +235,13 @@ def _load(paths: tuple[str, ...]) -> dict[str, type[Subscriber]]:
     return subscribers
 
 
-def select(names: Sequence[str] | None = None, *, kind: Kind | None = None) -> list[type[Subscriber]]:
+@overload
+def select(names: Sequence[str] | None = None, *, kind: Literal[Kind.PROJECTION]) -> list[type[Projection]]: ...
+@overload
+def select(names: Sequence[str] | None = None, *, kind: Kind | None = None) -> list[type[Subscriber]]: ...
+def select(
+    names: Sequence[str] | None = None, *, kind: Kind | None = None
+) -> list[type[Subscriber]] | list[type[Projection]]:
     """The named subscribers (all when ``names`` is empty or None), limited to ``kind``;
     ``UnknownSubscriber`` lists the valid names when one is not among them."""
     candidates = {name: cls for name, cls in all_subscribers().items() if kind is None or cls.kind == kind}

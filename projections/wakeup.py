@@ -35,6 +35,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from celery import current_app
@@ -64,10 +65,10 @@ def on_events_appended(sender: Any, using: str, **kwargs: Any) -> None:
     transaction.on_commit(request_wake, using=using, robust=True)
 
 
-def _scheduled(callbacks: list[tuple[Any, Any, Any]]) -> bool:
+def _scheduled(callbacks: Sequence[tuple[Any, ...]]) -> bool:
     # Django keeps (savepoint ids, callback, robust) per on_commit call and drops the
     # entries of a savepoint that rolls back, so this never misses a needed wake-up.
-    return any(callback is request_wake for _, callback, _ in callbacks)
+    return any(callback is request_wake for _, callback, *_ in callbacks)
 
 
 def request_wake() -> None:

@@ -31,6 +31,7 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.datastructures import MultiValueDict
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
@@ -198,6 +199,10 @@ class EntityAdmin(ReadOnlyAdmin):
 
     # --- Entity pages ------------------------------------------------------------------------
 
+    def _missing(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Django's own answer to an id with no row: a message, and the list."""
+        return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]  # not in the stubs
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -210,12 +215,12 @@ class EntityAdmin(ReadOnlyAdmin):
         updating = not self._caught_up(request)
         row = self.get_object(request, object_id)
         if row is None and not updating:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._missing(request, object_id)
         context = {
             **self.admin_site.each_context(request),
             **self.entity_context(request, row),
             "opts": self.opts,
-            "title": f"{self.opts.verbose_name.capitalize()} {row}" if row else f"New {self.opts.verbose_name}",
+            "title": f"{str(self.opts.verbose_name).capitalize()} {row}" if row else f"New {self.opts.verbose_name}",
             "subtitle": None,
             "object": row,
             "object_id": object_id,
@@ -256,7 +261,7 @@ class EntityAdmin(ReadOnlyAdmin):
         if object_id is not None:
             row = self.get_object(request, str(object_id))
             if row is None:
-                return self._get_obj_does_not_exist_redirect(request, self.opts, str(object_id))
+                return self._missing(request, str(object_id))
         if request.method == "POST":
             form = action.form(request.POST, row=row)
             if form.is_valid():
@@ -302,6 +307,7 @@ class EntityAdmin(ReadOnlyAdmin):
 
     @staticmethod
     def _form_again(action: Action, form: CommandForm, row: Any, version: int | None = None) -> CommandForm:
+        assert isinstance(form.data, MultiValueDict), "a bound form's data"
         data = form.data.copy()
         data["idempotency_key"] = fresh_key()
         if version is not None:
@@ -543,7 +549,9 @@ class CustomerAdmin(EntityAdmin):
         if row is None:
             return {}
         orders = OrderSummary.objects.filter(customer_id=row.pk).order_by("-created_at")
-        may_order = self.admin_site.get_model_admin(Order).may_issue(request, commands.CREATE_ORDER)
+        order_admin = self.admin_site.get_model_admin(Order)
+        assert isinstance(order_admin, EntityAdmin)
+        may_order = order_admin.may_issue(request, commands.CREATE_ORDER)
         return {
             "orders": orders[:20],
             "order_count": orders.count(),

@@ -91,7 +91,7 @@ class CommandForm(forms.Form):
     def to_command(self, target: UUID) -> c.Command:
         """The command for entity ``target``; may raise the domain's refusal of a value
         (an address, an amount)."""
-        return self.command(target, **self.inputs(), **self.options())
+        return c.for_target(self.command, target, **self.inputs(), **self.options())
 
 
 class AddressForm(CommandForm):
@@ -240,9 +240,9 @@ class OrderLineForm(CommandForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         lines = self.row.lines.all() if self.row is not None else []
-        self.fields["product"].choices = [
-            (str(line.product_id), f"{line.sku} (quantity {line.quantity})") for line in lines
-        ]
+        product = self.fields["product"]
+        assert isinstance(product, forms.TypedChoiceField)
+        product.choices = [(str(line.product_id), f"{line.sku} (quantity {line.quantity})") for line in lines]
 
     def inputs(self) -> dict[str, Any]:
         data = super().inputs()
@@ -258,9 +258,9 @@ class AddOrderLineForm(CommandForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         currency = self.row.currency if self.row is not None else None
-        self.fields["product"].queryset = ProductStock.objects.filter(discontinued=False, currency=currency).order_by(
-            "sku"
-        )
+        product = self.fields["product"]
+        assert isinstance(product, ProductChoice)
+        product.queryset = ProductStock.objects.filter(discontinued=False, currency=currency).order_by("sku")
 
     @classmethod
     def defaults(cls, row: OrderSummary, query: Any) -> dict[str, Any]:

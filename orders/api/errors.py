@@ -158,10 +158,12 @@ def _invalid_input(exc: exceptions.ValidationError) -> ApiError:
 @to_error.register
 def _drf_error(exc: exceptions.APIException) -> ApiError:
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(int(exc.wait))
+    # Both set by DRF (auth_header by APIView on a 401); its stubs declare neither.
+    if auth_header := getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(int(wait))
     # One code for every "not permitted", whether DRF or the command bus refused.
     code = "not_permitted" if isinstance(exc, exceptions.PermissionDenied) else exc.default_code
     return ApiError(exc.status_code, code, str(exc.detail), getattr(exc, "fields", {}), headers=headers)

@@ -16,7 +16,7 @@ from eventstore.context import CORRELATION_ID_PATTERN
 
 from .http import IF_MATCH_PATTERN, IF_NONE_MATCH_PATTERN, KEY_PATTERN, POSITION_HEADER
 
-_HEADER = OpenApiParameter.HEADER
+_HEADER: Final = OpenApiParameter.HEADER
 
 IF_MATCH: Final = OpenApiParameter(
     "If-Match",

@@ -12,27 +12,55 @@ each answer against this). A collection view serves a query (GET) and a creating
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.serializers import Serializer
 
+from orders.domain.commands import Command
 from orders.models import command_codename
 
 from .errors import ErrorSerializer
 from .openapi import COMMAND_ERRORS, READ_ERRORS, RETRY_AFTER
 
 
+@runtime_checkable
+class _CommandView(Protocol):
+    command: type[Command]
+    result_serializer: type[Serializer]
+    success_status: int
+    documented_headers: list[OpenApiParameter]
+
+
+@runtime_checkable
+class _ReadView(Protocol):
+    QuerySerializer: type[Serializer] | None
+    OutputSerializer: type[Serializer]
+
+
 class ApiSchema(AutoSchema):
+    @property
+    def _command_view(self) -> _CommandView:
+        assert isinstance(self.view, _CommandView), f"{type(self.view).__name__} declares no command"
+        return self.view
+
+    @property
+    def _read_view(self) -> _ReadView:
+        assert isinstance(self.view, _ReadView), f"{type(self.view).__name__} declares no read"
+        return self.view
+
     def get_request_serializer(self) -> Any:
         return getattr(self.view, "InputSerializer", None) if self.method == "POST" else None
 
     def get_response_serializers(self) -> Any:
+        success: dict[int, OpenApiResponse | type[Serializer]]
         if self.method == "POST":
-            result = OpenApiResponse(self.view.result_serializer, description="What the command did.")
-            success, errors = {self.view.success_status: result}, COMMAND_ERRORS
+            view = self._command_view
+            result = OpenApiResponse(view.result_serializer, description="What the command did.")
+            success, errors = {view.success_status: result}, COMMAND_ERRORS
         else:
-            success, errors = {200: self.view.OutputSerializer}, getattr(self.view, "read_errors", READ_ERRORS)
+            success, errors = {200: self._read_view.OutputSerializer}, getattr(self.view, "read_errors", READ_ERRORS)
             if getattr(self.view, "conditional", False):
                 success[304] = OpenApiResponse(description="Not modified: the entity is at the version you named.")
         failures = {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in sorted(errors.items())}
@@ -40,8 +68,9 @@ class ApiSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         if self.method == "POST":
-            return [*self.view.documented_headers, RETRY_AFTER]
-        query = [self.view.QuerySerializer] if self.view.QuerySerializer else []
+            return [*self._command_view.documented_headers, RETRY_AFTER]
+        query_serializer = self._read_view.QuerySerializer
+        query = [query_serializer] if query_serializer else []
         return [*query, *getattr(self.view, "read_headers", []), RETRY_AFTER]
 
     def get_operation_id(self) -> str:
@@ -52,7 +81,7 @@ class ApiSchema(AutoSchema):
         if self.method != "POST":
             operation = super().get_operation_id()
             return operation.removesuffix("_retrieve") + "_list" if hasattr(self.view, "scope") else operation
-        return command_codename(self.view.command)
+        return command_codename(self._command_view.command)
 
     def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:
         """A view's nested ``InputSerializer`` is named after the view: ``RegisterCustomerInput``."""
@@ -64,7 +93,7 @@ class ApiSchema(AutoSchema):
     def get_summary(self) -> str | None:
         return self._docstring()[0] or None
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's, not DRF's
         return self._docstring()[1]
 
     def _docstring(self) -> tuple[str, str]:
@@ -81,5 +110,6 @@ class ApiSchema(AutoSchema):
             ),
             None,
         )
-        summary, _, description = inspect.cleandoc(side.__doc__ if side else "").partition("\n")
+        doc = side.__doc__ if side else None
+        summary, _, description = inspect.cleandoc(doc or "").partition("\n")
         return summary, description.strip()

@@ -68,7 +68,7 @@ def name_field() -> serializers.CharField:
 
 def text_field(*, required: bool = True) -> serializers.CharField:
     """One line of text (a carrier, a payment method...); optional ones default to ""."""
-    optional = {} if required else {"required": False, "allow_blank": True, "default": ""}
+    optional: dict[str, Any] = {} if required else {"required": False, "allow_blank": True, "default": ""}
     return serializers.CharField(max_length=MAX_TEXT, validators=[domain_rule(_one_line)], **optional)
 
 
@@ -120,7 +120,7 @@ class AddressSerializer(serializers.Serializer):
     city = serializers.CharField(max_length=MAX_TEXT)
     country = serializers.CharField(max_length=2, min_length=2, help_text="ISO 3166-1 alpha-2, e.g. NL.")
 
-    def validate(self, attrs: dict[str, str]) -> Address:  # type: ignore[override]
+    def validate(self, attrs: dict[str, str]) -> Address:
         try:
             return Address(**attrs)
         except DomainError as error:
@@ -249,7 +249,7 @@ class EventSerializer(serializers.Serializer):
     schema_version = serializers.IntegerField()
     occurred_at = utc_datetime(help_text="Business time.")
     recorded_at = utc_datetime(help_text="When the database recorded it.")
-    data = serializers.DictField(help_text="The payload, upcast to the current shape.")
+    data = serializers.DictField(help_text="The payload, upcast to the current shape.")  # type: ignore[assignment]  # a field, not Serializer.data
     metadata = serializers.DictField(help_text="actor, source, correlation_id, causation_id, command_id.")
 
 

@@ -44,7 +44,7 @@ _ENDINGS = {
 
 
 def _projections() -> list[type[Projection]]:
-    return select(kind=Kind.PROJECTION)  # type: ignore[return-value]
+    return select(kind=Kind.PROJECTION)
 
 
 @workload("rebuild_eps")
@@ -138,7 +138,7 @@ def _measure_lag(shop: Shop) -> list[float]:
     for _ in range(LAG_SAMPLES + 5):  # the first few warm the worker up
         started = perf_counter()
         order = shop.draft(customer, {product: 1})
-        wait_until(lambda order=order: OrderSummary.objects.filter(id=order).exists(), what="the order")
+        wait_until(OrderSummary.objects.filter(id=order).exists, what="the order")
         samples.append(perf_counter() - started)
         time.sleep(0.02)  # light load: one order at a time
     return samples[5:]

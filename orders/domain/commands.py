@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 from .values import Address, Money
@@ -284,3 +284,10 @@ class RefundOrder(Command):
 
 # Every command, for the handler layer's routing table and its completeness test.
 ALL_COMMANDS: Final[tuple[type[Command], ...]] = tuple(Command.__subclasses__())
+
+C = TypeVar("C", bound=Command)
+
+
+def for_target(command: type[C], target: UUID, /, **fields: Any) -> C:
+    """``command`` for the entity ``target``, which every command names first."""
+    return command(target, **fields)  # type: ignore[call-arg, arg-type]  # the base names no target

@@ -163,7 +163,10 @@ def _database_pids() -> list[int]:
 
 
 def _reconnect(user: str, password: str) -> None:
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+
     default = connections["default"]
+    assert isinstance(default, PostgreSQLWrapper), "the load test runs on PostgreSQL"
     default.close()
     default.close_pool()
     default.settings_dict.update(USER=user, PASSWORD=password)

@@ -56,6 +56,9 @@ class Command(BaseCommand):
         if "owner" in settings.DATABASES:
             # The throwaway database is the owner's to create, fill and drop; the run uses it
             # as the owner (a role's privileges cost nothing measurable).
+            from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+
+            assert isinstance(connection, PostgreSQLWrapper), "an owner alias is PostgreSQL's"
             connection.close()
             connection.close_pool()
             owner = settings.DATABASES["owner"]

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from orders import bus, errors, repository
 from orders.context import CommandContext
 from orders.domain.aggregate import Aggregate
-from orders.domain.commands import Command
+from orders.domain.commands import Command, for_target
 from orders.ids import new_id
 
 from ..http import etag, idempotency_key, if_match
@@ -58,7 +58,7 @@ class CommandApi(APIView):
 
     def to_command(self, id: UUID, data: dict[str, Any], **options: Any) -> Command:
         """The command for entity ``id`` with the body's ``data`` and the headers' ``options``."""
-        return self.command(id, **data, **options)
+        return for_target(self.command, id, **data, **options)
 
     def body(self, request: Request) -> dict[str, Any]:
         if self.InputSerializer is None:

@@ -32,6 +32,8 @@ class ReadApi(APIView):
     OutputSerializer: ClassVar[type[serializers.Serializer]]
 
     def query(self, request: Request) -> dict[str, Any]:
+        if self.QuerySerializer is None:
+            return {}
         serializer = self.QuerySerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)

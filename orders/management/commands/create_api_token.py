@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from orders.models import ApiToken
 from orders.tokens import TokenError, token_issue, token_list, token_revoke
 
 
-def active_user(username: str) -> AbstractBaseUser:
+def active_user(username: str) -> User:
     """The user a token is for: what it may do is what the user may do."""
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
