@@ -89,6 +89,10 @@ def catch_up(
     With ``patience``, events that are committed but still held back by the feed's horizon
     (an older transaction somewhere on the server is open, see ``eventstore.store``) are
     waited for, up to that many seconds, rather than left to the next wake-up or sweep.
+    A round that handled events is followed by the next at once: what is waiting then is
+    most likely new, committed while the round ran, rather than held back. (A worker that
+    slept after every round made each event of a steady stream of commands wait out the
+    poll as well: the lag from a command to its read models doubled.)
     """
     classes = select(names)
     deadline = time.monotonic() + patience
@@ -99,8 +103,9 @@ def catch_up(
             handled[result.name] += result.events
         if time.monotonic() >= deadline or not _held_back(classes):
             return [RunResult(result.name, result.outcome, handled[result.name]) for result in results]
-        waiting_for_held_back()
-        time.sleep(HELD_BACK_POLL_SECONDS)
+        if not any(result.events for result in results):
+            waiting_for_held_back()
+            time.sleep(HELD_BACK_POLL_SECONDS)
 
 
 def _run_one(cls: type[Subscriber], batch_size: int | None) -> RunResult:

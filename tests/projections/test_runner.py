@@ -11,7 +11,7 @@ from django.utils import timezone
 from eventstore.models import Event
 from orders.history_builder import Shop
 from projections import runner
-from projections.models import Checkpoint, ProductStock
+from projections.models import Checkpoint, OrderSummary, ProductStock
 from projections.orders import OrdersProjection
 from projections.runner import Outcome, catch_up, retry, run, status
 from projections.stock import StockProjection
@@ -232,6 +232,28 @@ def test_a_patient_catch_up_waits_for_events_an_older_open_transaction_holds_bac
         (result,) = run_threads(work, 3)[1]
     assert (result.outcome, result.events) == ("caught up", 2)
     assert sorted(ProductStock.objects.values_list("sku", flat=True)) == ["A-1", "B-1"]
+
+
+@pytest.mark.postgres  # on SQLite no one commits while a batch holds the write lock
+def test_a_patient_catch_up_takes_events_committed_during_its_round_at_once():
+    """An order drafted while the round's last projection writes is new, not held back: the
+    next round takes it at once rather than after the held-back poll."""
+    shop = Shop()
+    mug, customer = shop.create_product(stock=10), shop.register_customer()
+    catch_up_all()
+    shop.receive_stock(mug, 1)
+    drafted: list = []
+    waited: list[bool] = []
+
+    def draft_meanwhile(name, events):
+        if name == "stock" and events and not drafted:
+            drafted.extend(run_threads(lambda i: shop.draft(customer, {mug: 1}), 1))
+
+    with runner.batch_written.runs(draft_meanwhile), runner.waiting_for_held_back.runs(lambda: waited.append(True)):
+        results = catch_up(["orders", "stock"], patience=30)
+    assert drafted and not waited
+    assert {r.name: r.events for r in results}["orders"] > 0
+    assert OrderSummary.objects.filter(id=drafted[0]).exists()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="asynchronous commit is PostgreSQL's")
