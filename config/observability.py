@@ -35,10 +35,10 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(HEADER, "")
-        request.correlation_id = given if CORRELATION_ID_PATTERN.fullmatch(given) else new_id()  # type: ignore[attr-defined]
-        with bound(correlation_id=request.correlation_id):  # type: ignore[attr-defined]
+        request.correlation_id = given if CORRELATION_ID_PATTERN.fullmatch(given) else new_id()  # type: ignore[attr-defined]  # set here, on Django's request
+        with bound(correlation_id=request.correlation_id):  # type: ignore[attr-defined]  # set just above
             response = self.get_response(request)
-        response[HEADER] = request.correlation_id  # type: ignore[attr-defined]
+        response[HEADER] = request.correlation_id  # type: ignore[attr-defined]  # set just above
         return response
 
 

@@ -74,7 +74,7 @@ class StoredRefusal(DomainError):
     ) -> None:
         super().__init__(message, fields=fields)
         if code:
-            self.code = code  # type: ignore[misc]
+            self.code = code  # type: ignore[misc]  # code is a ClassVar; a replayed refusal carries the first one's
 
 
 class _LostRace(Exception):

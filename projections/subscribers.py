@@ -99,7 +99,7 @@ def handles(*event_classes: type[DomainEvent]) -> Callable[[Handler], Handler]:
     names = tuple(cls.EVENT_TYPE for cls in event_classes)
 
     def mark(method: Handler) -> Handler:
-        method.handles = names  # type: ignore[attr-defined]
+        method.handles = names  # type: ignore[attr-defined]  # a mark on the function object
         return method
 
     return mark
@@ -207,7 +207,7 @@ class Projection(Subscriber):
     @staticmethod
     def stamped(row: M, event: RecordedEvent) -> M:
         """Record on a row that mirrors one stream the version and position it is now at."""
-        row.version, row.last_position = event.version, event.position  # type: ignore[attr-defined]
+        row.version, row.last_position = event.version, event.position  # type: ignore[attr-defined]  # rows of stream mirrors have both
         return row
 
     @property

@@ -69,5 +69,5 @@ def _client(backend: RedisCache) -> Any:
     client for every call. (``_cache`` is Django's Redis client of the backend.)"""
     client = backend.__dict__.get("_chronicle_client")
     if client is None:
-        client = backend._chronicle_client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]
+        client = backend._chronicle_client = backend._cache.get_client(write=True)  # type: ignore[attr-defined]  # private, not in the stubs
     return client

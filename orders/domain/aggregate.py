@@ -29,7 +29,7 @@ def applies(event_type: type[DomainEvent]) -> Callable[[Applier], Applier]:
     """Mark a method as the state change that ``event_type`` makes."""
 
     def mark(method: Applier) -> Applier:
-        method.applies_to = event_type  # type: ignore[attr-defined]
+        method.applies_to = event_type  # type: ignore[attr-defined]  # a mark on the function object
         return method
 
     return mark

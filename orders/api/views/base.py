@@ -84,7 +84,7 @@ class CreateApi(CommandApi):
     documented_headers = [IDEMPOTENCY_KEY, REQUEST_ID, LOCATION, ETAG]
     collection: ClassVar[str]
 
-    def post(self, request: Request) -> Response:  # type: ignore[override]
+    def post(self, request: Request) -> Response:  # type: ignore[override]  # DRF's post takes *args, **kwargs
         key = idempotency_key(request)
         id = new_id(request.user, self.command, key)
         location = request.build_absolute_uri(f"{reverse(self.collection)}{id}/")
