@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from eventstore import store
 from eventstore.records import NO_STREAM, NewEvent, new_event_id
-from tests.support import META, new_stream
+from tests.support import META, new_stream, wait_until
 
 
 def test_a_new_event_id_is_a_version_7_uuid_carrying_its_millisecond():
@@ -27,7 +27,8 @@ def test_ids_made_in_later_milliseconds_sort_later_and_never_repeat():
     ids = []
     for _ in range(3):
         ids += [new_event_id() for _ in range(1000)]
-        time.sleep(0.002)
+        now = time.time_ns() // 1_000_000
+        wait_until(lambda now=now: time.time_ns() // 1_000_000 > now, timeout=1, what="the next millisecond")
     assert len(set(ids)) == len(ids)
     milliseconds = [event_id.int >> 80 for event_id in ids]
     assert milliseconds == sorted(milliseconds)
